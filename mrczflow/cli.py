@@ -1,0 +1,186 @@
+"""The ``mrczflow`` command: compress, decompress and inspect MRC/MRCZ files.
+
+``mrczflow compress IN... OUT`` works like ``cp``: with one input OUT is a
+file name, with several it must be an existing folder (outputs are named
+``<stem>.mrcz``). Data types are kept exactly; decimation to uint8 is the
+workflow's ``compress`` step. Each file is streamed frame by frame, so memory
+stays at about two frames whatever the stack size. A failing file is reported
+in one line and leaves no output; the others still run, and the exit status
+is 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from .mrcz import Compression, MrczError, MrczReader, MrczWriter
+from .mrcz.codec import CODEC_IDS, DEFAULT_BLOCKSIZE, SHUFFLES
+from .mrcz.footer import FOOTER_FORMATS
+
+
+def _targets(inputs: tuple[str, ...], output: str, suffix: str) -> list[tuple[Path, Path]]:
+    out = Path(output)
+    if len(inputs) > 1 or out.is_dir():
+        if not out.is_dir():
+            raise click.UsageError(f"with several inputs, OUT must be an existing folder: {out}")
+        return [(Path(i), out / (Path(i).name.split(".")[0] + suffix)) for i in inputs]
+    return [(Path(inputs[0]), out)]
+
+
+def convert(
+    source: Path,
+    target: Path,
+    compression: Compression | None,
+    *,
+    metadata_format: str = "msgpack",
+    progress: tqdm | None = None,
+) -> None:
+    """Stream ``source`` into ``target`` with the given compression (``None`` = plain MRC)."""
+    with MrczReader(source) as reader:
+        h = reader.header
+        options = {
+            "voxel_size": h.voxel_size,
+            "voltage": h.voltage,
+            "cs": h.cs,
+            "gain": h.gain,
+            "ndim": reader.ndim,
+            "compression": compression,
+        }
+        if compression is not None:
+            options.update(
+                metadata=reader.metadata,
+                metadata_format=metadata_format,
+                dose_per_frame=reader.extended.get("dose_per_frame"),
+                exposure_time=reader.extended.get("exposure_time"),
+            )
+        with MrczWriter(target, h.shape[1:], reader.dtype, **options) as writer:
+            for frame in reader:
+                writer.write_frame(frame)
+                if progress is not None:
+                    progress.update(1)
+
+
+def _run_many(pairs: list[tuple[Path, Path]], compression: Compression | None, **options: str) -> None:
+    failures = 0
+    total = 0
+    for source, _ in pairs:
+        try:
+            with MrczReader(source, verify=False) as reader:
+                total += reader.n_frames
+        except MrczError:
+            pass  # reported when converted
+    with tqdm(total=total, unit="frame", desc="mrczflow", disable=None) as progress:
+        for source, target in pairs:
+            try:
+                convert(source, target, compression, progress=progress, **options)
+            except (MrczError, OSError) as exc:
+                failures += 1
+                tqdm.write(f"error: {exc}", file=click.get_text_stream("stderr"))
+    if failures:
+        raise SystemExit(1)
+
+
+@click.group()
+@click.version_option(package_name="mrczflow")
+def main() -> None:
+    """Lossless MRCZ storage for cryo-EM movies."""
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("output", type=click.Path())
+@click.option(
+    "--codec",
+    type=click.Choice(sorted(CODEC_IDS)),
+    default="zstd",
+    show_default=True,
+    help="zstd: archive; lz4: fastest for live transfer; zlib: baseline.",
+)
+@click.option("--level", type=click.IntRange(0, 9), default=1, show_default=True, help="Compression effort.")
+@click.option(
+    "--shuffle",
+    type=click.Choice(SHUFFLES),
+    default="bitshuffle",
+    show_default=True,
+    help="auto: no shuffle for dense stacks (mean >= 3 counts), else bitshuffle.",
+)
+@click.option(
+    "--blocksize",
+    type=click.IntRange(min=0),
+    default=DEFAULT_BLOCKSIZE,
+    show_default=True,
+    help="Blosc block size in bytes (0: blosc decides).",
+)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Default: all available cores.")
+@click.option("--metadata-format", type=click.Choice(FOOTER_FORMATS), default="msgpack", show_default=True)
+def compress(inputs, output, codec, level, shuffle, blocksize, threads, metadata_format) -> None:
+    """Compress MRC/MRCZ files INPUTS to MRCZ (OUT: a file, or a folder for several)."""
+    settings = Compression(codec=codec, level=level, shuffle=shuffle, blocksize=blocksize, threads=threads)
+    _run_many(_targets(inputs, output, ".mrcz"), settings, metadata_format=metadata_format)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("output", type=click.Path())
+def decompress(inputs, output) -> None:
+    """Write plain MRC2014 that legacy programs read (OUT: a file, or a folder for several)."""
+    _run_many(_targets(inputs, output, ".mrc"), None)
+
+
+def describe(path: str | os.PathLike, verify: bool = True) -> dict:
+    """Everything ``mrczflow info`` reports about one file, as a dict."""
+    with MrczReader(path) as reader:
+        h = reader.header
+        decoded = reader.n_frames * h.shape[1] * h.shape[2] * reader.dtype.itemsize
+        report = {
+            "file": os.fspath(path),
+            "shape": list(reader.shape),
+            "dtype": str(reader.dtype),
+            "codec": h.codec or "none",
+            "compression": reader.footer.get("compression", {}),
+            "voxel_size_A": list(h.voxel_size),
+            "voltage_kV": h.voltage,
+            "cs_mm": h.cs,
+            "gain": h.gain,
+            "dose_per_frame": reader.extended.get("dose_per_frame"),
+            "exposure_time": reader.extended.get("exposure_time"),
+            "statistics": {"min": h.dmin, "max": h.dmax, "mean": h.dmean, "rms": h.rms},
+            "file_bytes": reader.size,
+            "ratio": decoded / reader.size,
+            "checksum": reader.whole_checksum,
+            "metadata": reader.metadata,
+        }
+        if verify:
+            ok = reader.verify_all()
+            report["checksums"] = "ok" if ok else "none stored"
+    return report
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--no-verify", is_flag=True, help="Do not decode the data to check checksums.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
+def info(files, no_verify, as_json) -> None:
+    """Show header, metadata, compression ratio and checksum status of FILES."""
+    failures = 0
+    for path in files:
+        try:
+            report = describe(path, verify=not no_verify)
+        except MrczError as exc:
+            failures += 1
+            click.echo(f"error: {exc}", err=True)
+            continue
+        if as_json:
+            click.echo(json.dumps(report, default=str))
+            continue
+        click.echo(f"{report['file']}")
+        for key, value in report.items():
+            if key != "file":
+                click.echo(f"  {key:15s} {value:.3f}" if isinstance(value, float) else f"  {key:15s} {value}")
+    if failures:
+        raise SystemExit(1)
