@@ -1,0 +1,77 @@
+"""Quality metrics, each checked on constructed data with a known answer."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from mrczflow.metrics import correlated_noise, detection_score, entropy_bound, normalisation_error
+
+
+def test_correlated_noise_matches_pairwise_pearson_and_known_ratio():
+    rng = np.random.default_rng(0)
+    pattern = rng.normal(0, 0.3, (64, 64))
+    frames = np.array([pattern + rng.normal(0, 1, (64, 64)) for _ in range(7)])
+    brute = np.mean([np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in itertools.combinations(frames, 2)])
+    assert correlated_noise(frames) == pytest.approx(brute, abs=1e-12)
+    assert correlated_noise(frames) == pytest.approx(
+        0.09 / 1.09, abs=0.02
+    )  # var(pattern)/(var(pattern)+var(noise))
+    assert correlated_noise(iter(frames)) == pytest.approx(brute, abs=1e-12)
+
+
+def test_correlated_noise_limits():
+    rng = np.random.default_rng(1)
+    frame = rng.normal(size=(32, 32))
+    assert correlated_noise([frame, frame, frame]) == pytest.approx(1.0)
+    independent = rng.normal(size=(10, 128, 128))
+    assert abs(correlated_noise(independent)) < 3 / 128
+    with pytest.raises(ValueError):
+        correlated_noise([frame])
+    with pytest.raises(ValueError):
+        correlated_noise([frame, np.zeros_like(frame)])
+
+
+def test_detection_score():
+    truth = np.zeros((10, 10), bool)
+    truth[0, :4] = True
+    predicted = np.zeros_like(truth)
+    predicted[0, 1:6] = True  # 3 right, 2 wrong, 1 missed
+    score = detection_score(predicted, truth)
+    assert (score.true_positives, score.false_positives, score.false_negatives) == (3, 2, 1)
+    assert score.precision == pytest.approx(3 / 5) and score.recall == pytest.approx(3 / 4)
+    assert score.f1 == pytest.approx(2 * 0.6 * 0.75 / 1.35)
+    assert detection_score(np.zeros_like(truth), np.zeros_like(truth)).f1 == 1.0
+    with pytest.raises(ValueError):
+        detection_score(predicted, truth[:5])
+
+
+def test_normalisation_error():
+    rng = np.random.default_rng(2)
+    gain = rng.uniform(0.8, 1.2, (50, 50))
+    assert normalisation_error(1 / gain, gain) == pytest.approx(0.0, abs=1e-12)
+    assert normalisation_error(2.5 / gain, gain) == pytest.approx(0.0, abs=1e-12)  # scale does not matter
+    off = np.ones((50, 50))
+    off[:, 25:] = 1.1
+    assert normalisation_error(off / gain, gain) == pytest.approx(0.05 / 1.05, rel=1e-6)
+    valid = np.ones((50, 50), bool)
+    valid[:, 25:] = False
+    assert normalisation_error(off / gain, gain, valid) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_entropy_bound():
+    bound = entropy_bound(np.array([5, 5, 5, 5]))
+    assert bound.bits_per_pixel == pytest.approx(2.0) and bound.best_ratio == pytest.approx(4.0)
+    assert entropy_bound(np.array([0, 9, 0])).best_ratio == float("inf")
+    k = np.arange(60)
+    pmf = stats.poisson.pmf(k, 1.0)
+    expected_bits = stats.poisson.entropy(1.0) / np.log(2)
+    assert entropy_bound(pmf * 1e9).bits_per_pixel == pytest.approx(expected_bits, rel=1e-6)
+    assert entropy_bound(pmf * 1e9).best_ratio == pytest.approx(
+        4.25, abs=0.01
+    )  # SPEC's table at 1 e/px/frame
+    with pytest.raises(ValueError):
+        entropy_bound(np.zeros(3))
