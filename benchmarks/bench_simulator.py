@@ -34,7 +34,9 @@ def session_table(folder: Path, specimen: str, size: int) -> None:
     simulate(folder, SessionConfig(n_stacks=6, specimen=specimen, seed=7), config, references=False)
     truth = Truth(folder / "truth" / "session.npz")
     print(f"\n{specimen} session, {size}x{size}, 20 frames at ~1 e/px/frame")
-    print(f"{'stack':>5} {'hot':>5} {'dose/nominal':>12} {'R raw':>9} {'R vendor':>9} {'R true gain+mask':>17} {'raw/true':>8}")
+    print(
+        f"{'stack':>5} {'hot':>5} {'dose/nominal':>12} {'R raw':>9} {'R vendor':>9} {'R true gain+mask':>17} {'raw/true':>8}"
+    )
     rows = []
     for index in range(truth.n_stacks):
         stack = mrcz.read(folder / "movies" / f"stack_{index:04d}.mrc").astype(np.float32)
@@ -47,7 +49,9 @@ def session_table(folder: Path, specimen: str, size: int) -> None:
         best[:, ~clean] = s.detected_per_frame
         true_fix = correlated_noise(best)
         rows.append((raw, vendor, true_fix))
-        print(f"{index:5d} {len(s.hot_indices):5d} {dose:12.4f} {raw:9.5f} {vendor:9.5f} {true_fix:17.5f} {raw / true_fix:8.1f}")
+        print(
+            f"{index:5d} {len(s.hot_indices):5d} {dose:12.4f} {raw:9.5f} {vendor:9.5f} {true_fix:17.5f} {raw / true_fix:8.1f}"
+        )
     raw, vendor, true_fix = np.mean(rows, axis=0)
     print(f" mean {'':5s} {'':12s} {raw:9.5f} {vendor:9.5f} {true_fix:17.5f} {raw / true_fix:8.1f}")
 
@@ -64,7 +68,9 @@ def gamma_table(folder: Path, size: int, seeds: list[int]) -> None:
         gain = mrcz.read(out / "references" / "gain_vendor.mrc").astype(np.float64)
         errors = []
         for index, rate in enumerate(rates):
-            flat = mrcz.read(out / "references" / "movies" / f"flat_{rate:g}.mrc").sum(axis=0, dtype=np.float64)
+            flat = mrcz.read(out / "references" / "movies" / f"flat_{rate:g}.mrc").sum(
+                axis=0, dtype=np.float64
+            )
             flat = np.where(clean_mask(truth, index), flat, np.median(flat))
             best = gammas[int(np.argmin([ndimage.uniform_filter(flat * gain**g, 64).std() for g in gammas]))]
             errors.append(best - truth.gamma(rate))

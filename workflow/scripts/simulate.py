@@ -16,6 +16,7 @@ import click
 
 from mrczflow.simulate import simulate
 from mrczflow.simulate.options import configs_from_options, knob_options
+from mrczflow.steps import job_banner
 
 
 @click.command(context_settings={"max_content_width": 110})
@@ -34,6 +35,7 @@ def main(out: Path, movies: bool, references: bool, **options) -> None:
         session, detector = configs_from_options(options)
     except (TypeError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
+    click.echo(job_banner("simulate", str(out)), err=True)
     simulate(
         out,
         session,

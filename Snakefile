@@ -1,0 +1,25 @@
+# mrczflow: lossless MRCZ storage and open detector correction for cryo-EM sessions.
+# Stages live in workflow/rules/ (one .smk each); the logic in the mrczflow library.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/compress.smk"
+
+
+rule all:
+    input:
+        expand("results/mrcz/{stack}.mrcz", stack=STACKS),
+        expand("results/mrcz/{stack}.json", stack=STACKS),
+    default_target: True

@@ -1,0 +1,74 @@
+"""Gain references: loading, orientation and the check against the movies' frame shape.
+
+Users get the orientation of a gain reference wrong constantly (K2 references
+are often stored rotated or flipped relative to the movies), so it is always
+explicit: ``rotate`` (degrees counter-clockwise: 0, 90, 180, 270) is applied
+first, then ``flip`` (``none``, ``x`` = left-right, ``y`` = up-down). The
+result must have the movies' frame shape, or loading fails and says which
+rotations would fit.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import mrcz
+
+ROTATIONS = (0, 90, 180, 270)
+FLIPS = ("none", "x", "y")
+
+
+class GainError(ValueError):
+    """A gain reference is unusable as configured."""
+
+
+def orient(gain: np.ndarray, rotate: int = 0, flip: str = "none") -> np.ndarray:
+    """Rotate ``gain`` by ``rotate`` degrees counter-clockwise, then flip it."""
+    if rotate not in ROTATIONS:
+        raise GainError(f"gain rotate must be one of {ROTATIONS}, got {rotate}")
+    if flip not in FLIPS:
+        raise GainError(f"gain flip must be one of {FLIPS}, got {flip!r}")
+    oriented = np.rot90(gain, k=rotate // 90)
+    if flip == "x":
+        oriented = oriented[:, ::-1]
+    elif flip == "y":
+        oriented = oriented[::-1, :]
+    return np.ascontiguousarray(oriented)
+
+
+def load_gain(
+    path: str | os.PathLike, frame_shape: tuple[int, int], rotate: int = 0, flip: str = "none"
+) -> np.ndarray:
+    """Read, orient and check a gain reference (multiplicative, as vendors write them).
+
+    Returns float32 of ``frame_shape``. Fails on a shape that does not match,
+    and on NaN, infinite, zero or negative values.
+    """
+    gain = mrcz.read(path)
+    if gain.ndim == 3:
+        if gain.shape[0] != 1:
+            raise GainError(
+                f"{os.fspath(path)}: a gain reference has one frame, this file has {gain.shape[0]}"
+            )
+        gain = gain[0]
+    oriented = orient(gain.astype(np.float32), rotate, flip)
+    if oriented.shape != tuple(frame_shape):
+        fits = [r for r in ROTATIONS if np.rot90(gain, k=r // 90).shape == tuple(frame_shape)]
+        hint = (
+            f"rotations that fit: {fits}" if fits else "no rotation fits: is it the right detector/binning?"
+        )
+        raise GainError(
+            f"{os.fspath(path)}: gain reference is {gain.shape[0]}x{gain.shape[1]} (rows x columns), "
+            f"{oriented.shape[0]}x{oriented.shape[1]} after rotate {rotate}, but movie frames are "
+            f"{frame_shape[0]}x{frame_shape[1]}; {hint}"
+        )
+    bad = ~np.isfinite(oriented) | (oriented <= 0)
+    if bad.any():
+        y, x = np.argwhere(bad)[0]
+        raise GainError(
+            f"{os.fspath(path)}: {int(bad.sum())} gain values are NaN, infinite, zero or negative "
+            f"(first at y={y}, x={x}: {oriented[y, x]})"
+        )
+    return oriented

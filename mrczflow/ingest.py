@@ -1,0 +1,198 @@
+"""Reading movies in any detector format and recovering integer counts.
+
+Formats, chosen by file extension (or forced with ``fmt``):
+
+- ``.mrc``/``.mrcs``/``.mrcz``: MRC (all modes, incl. IMOD 4-bit mode 101) and MRCZ.
+- ``.tif``/``.tiff``: LZW- or deflate-compressed TIFF pages (SerialEM, EPU).
+- ``.eer``: Falcon 4 EER, read with tifffile/imagecodecs; ``eer_group``
+  consecutive EER frames are summed into one count frame.
+
+Vendor gain-normalised float movies (counts times the vendor gain reference)
+are turned back into counts by dividing by the (oriented) gain reference and
+rounding; a frame whose values are not integers within ``tolerance`` after
+that is refused with the size and position of the largest residual, since
+storing it as counts would change it.
+
+Memory: one frame at a time (plus the gain reference).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from .mrcz import MrczError, MrczReader
+
+EXTENSIONS = {".mrc": "mrc", ".mrcs": "mrc", ".mrcz": "mrc", ".tif": "tiff", ".tiff": "tiff", ".eer": "eer"}
+RECOVERY_TOLERANCE = 0.01
+
+
+class IngestError(ValueError):
+    """A movie cannot be read as counts."""
+
+
+def movie_format(path: str | os.PathLike, fmt: str = "auto") -> str:
+    if fmt != "auto":
+        if fmt not in set(EXTENSIONS.values()):
+            raise IngestError(f"unknown movie format {fmt!r}; choose from {sorted(set(EXTENSIONS.values()))}")
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise IngestError(f"{os.fspath(path)}: unknown movie extension {suffix!r}; set movies.format")
+    return EXTENSIONS[suffix]
+
+
+class MovieSource:
+    """Frames of one movie, one at a time, in its stored data type.
+
+    Attributes: ``shape`` (frames, rows, columns), ``dtype``, ``fmt``.
+    """
+
+    def __init__(self, path: str | os.PathLike, fmt: str = "auto", eer_group: int = 1) -> None:
+        self.path = Path(path)
+        self.fmt = movie_format(path, fmt)
+        self.eer_group = eer_group
+        if not self.path.is_file():
+            raise IngestError(f"{self.path}: no such movie")
+        if self.fmt == "mrc":
+            self._mrc = MrczReader(self.path)
+            self.shape = self._mrc.header.shape
+            self.dtype = self._mrc.dtype
+        else:
+            try:
+                self._tif = tifffile.TiffFile(self.path)
+                pages = self._tif.pages
+                first = pages.first
+                n_pages = len(pages)
+            except (tifffile.TiffFileError, ValueError, OSError) as exc:
+                raise IngestError(f"{self.path}: not a readable TIFF/EER file ({exc})") from None
+            group = eer_group if self.fmt == "eer" else 1
+            if n_pages % group:
+                raise IngestError(f"{self.path}: {n_pages} EER frames do not divide into groups of {group}")
+            self.shape = (n_pages // group, *first.shape[-2:])
+            self.dtype = np.dtype(np.uint16) if self.fmt == "eer" else first.dtype
+
+    def frames(self) -> Iterator[np.ndarray]:
+        if self.fmt == "mrc":
+            yield from self._mrc
+            return
+        group = self.eer_group if self.fmt == "eer" else 1
+        pages = self._tif.pages
+        for start in range(0, len(pages), group):
+            try:
+                if group == 1 and self.fmt == "tiff":
+                    frame = pages[start].asarray()
+                else:
+                    frame = np.zeros(self.shape[1:], np.uint16)
+                    for index in range(start, start + group):
+                        frame += pages[index].asarray().astype(np.uint16)
+            except Exception as exc:  # tifffile/imagecodecs raise many kinds on corrupt pages
+                raise IngestError(f"{self.path}: page {start} is corrupt or truncated ({exc})") from None
+            if frame.shape != self.shape[1:]:
+                raise IngestError(
+                    f"{self.path}: page {start} is {frame.shape}, the first page {self.shape[1:]}"
+                )
+            yield frame
+
+    def close(self) -> None:
+        if self.fmt == "mrc":
+            self._mrc.close()
+        else:
+            self._tif.close()
+
+    def __enter__(self) -> MovieSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def recover_counts(
+    frame: np.ndarray, gain: np.ndarray, index: int, tolerance: float = RECOVERY_TOLERANCE
+) -> tuple[np.ndarray, float]:
+    """Counts from a vendor gain-normalised float frame: ``round(frame / gain)``.
+
+    Returns ``(counts as uint16, largest |residual|)``; raises
+    :class:`IngestError` when the data are not integer counts times ``gain``.
+    """
+    # float32 suffices: its relative error (6e-8) leaves counts below 10^5 within 0.01 of an integer.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = frame.astype(np.float32, copy=False) / gain
+    if not np.isfinite(estimate).all():
+        bad = ~np.isfinite(estimate)
+        y, x = np.argwhere(bad)[0]
+        raise IngestError(
+            f"frame {index}: {int(bad.sum())} pixels are NaN or infinite (first at y={y}, x={x})"
+        )
+    counts = np.rint(estimate)
+    residual = np.abs(estimate - counts)
+    worst = float(residual.max())
+    if worst > tolerance:
+        y, x = np.unravel_index(int(residual.argmax()), residual.shape)
+        raise IngestError(
+            f"frame {index}: not integer counts times the gain reference (residual {worst:.3f} at y={y}, x={x}; "
+            f"{int((residual > tolerance).sum())} pixels over {tolerance}); check gain.reference and its "
+            "rotate/flip, or that the movie really is vendor gain-normalised"
+        )
+    if counts.min() < 0 or counts.max() > np.iinfo(np.uint16).max:
+        raise IngestError(f"frame {index}: recovered counts outside 0-65535 ({counts.min()}..{counts.max()})")
+    return counts.astype(np.uint16), worst
+
+
+@dataclasses.dataclass
+class Exposure:
+    """How a movie was recorded: dose rate (e/physical px/s), frame time (s), start time."""
+
+    dose_rate: float | None
+    frame_time: float | None
+    timestamp: str | None
+    source: str
+
+
+def mdoc_path(movie: str | os.PathLike) -> Path:
+    """SerialEM's sidecar for a movie: ``movie.tif.mdoc`` (or ``movie.mdoc``)."""
+    movie = Path(movie)
+    beside = movie.with_name(movie.name + ".mdoc")
+    return beside if beside.exists() else movie.with_suffix(".mdoc")
+
+
+def exposure_from_mdoc(path: str | os.PathLike) -> Exposure:
+    """Dose rate, frame time and time stamp from a SerialEM frame-set ``.mdoc``."""
+    import mdocfile  # pandas: imported only where needed
+
+    try:
+        table = mdocfile.read(path)
+    except FileNotFoundError:
+        raise IngestError(f"{os.fspath(path)}: mdoc sidecar not found; set dose.source to config") from None
+    except Exception as exc:  # mdocfile/pydantic raise many kinds on malformed files
+        raise IngestError(f"{os.fspath(path)}: unreadable mdoc ({exc})") from None
+    row = table.iloc[0]
+
+    def value(name: str) -> float | None:
+        return float(row[name]) if name in row and row[name] == row[name] else None
+
+    frames, exposure = value("NumSubFrames"), value("ExposureTime")
+    stamp = None
+    if "DateTime" in row and isinstance(row["DateTime"], str):
+        stamp = dt.datetime.strptime(" ".join(row["DateTime"].split()), "%d-%b-%y %H:%M:%S").isoformat()
+    frame_time = exposure / frames if frames and exposure else None
+    return Exposure(value("DoseRate"), frame_time, stamp, f"mdoc {os.fspath(path)}")
+
+
+def measured_dose_rate(mean_counts_per_frame: float, frame_time: float, coincidence: float = 1.0) -> float:
+    """Dose rate from the counts themselves: mean counts/frame over frame time (over counting efficiency)."""
+    return mean_counts_per_frame / frame_time / coincidence
+
+
+def open_movie(path: str | os.PathLike, fmt: str = "auto", eer_group: int = 1) -> MovieSource:
+    """Open a movie, turning format-library errors into one-line :class:`IngestError`s."""
+    try:
+        return MovieSource(path, fmt, eer_group)
+    except MrczError as exc:
+        raise IngestError(str(exc)) from None

@@ -1,0 +1,178 @@
+"""The workflow end to end on tiny simulated sessions (issue 4)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from mrczflow import mrcz
+from mrczflow.simulate import DetectorConfig, SessionConfig, simulate
+
+from .workflow_helpers import REPO, configure, deploy, jobs_run, snakemake
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory):
+    """A tiny session in every input format."""
+    out = tmp_path_factory.mktemp("raw")
+    simulate(
+        out,
+        SessionConfig(n_stacks=4, n_frames=6, formats=("counts", "vendor", "tiff"), seed=4),
+        DetectorConfig(shape=(64, 80)),
+        references=True,
+    )
+    return out
+
+
+def counts_of(raw, stack):
+    return mrcz.read(raw / "movies" / f"{stack}.mrc")
+
+
+def assert_outputs_are_the_counts(dest, raw, stacks):
+    for stack in stacks:
+        out = mrcz.read(dest / "results" / "mrcz" / f"{stack}.mrcz")
+        expected = counts_of(raw, stack)
+        assert out.dtype == np.uint8 and np.array_equal(out, expected)
+        with mrcz.MrczReader(dest / "results" / "mrcz" / f"{stack}.mrcz") as reader:
+            assert reader.verify_all() is True
+            assert reader.metadata["movie"]["stack"] == stack
+
+
+def test_counts_movies_then_nothing_to_do_then_new_stack_only(tmp_path, raw):
+    dest = deploy(tmp_path / "wf")
+    inputs = tmp_path / "incoming"
+    inputs.mkdir()
+    for i in range(3):
+        for name in (f"stack_{i:04d}.mrc", f"stack_{i:04d}.mrc.mdoc"):
+            shutil.copy(raw / "movies" / name, inputs / name)
+    configure(dest, movies=str(inputs / "*.mrc"))
+    result = snakemake(dest, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert jobs_run(result) == {"all": 1, "ingest": 3, "compress": 3}
+    assert_outputs_are_the_counts(dest, raw, [f"stack_{i:04d}" for i in range(3)])
+    record = json.loads((dest / "results" / "ingest" / "stack_0001.json").read_text())
+    assert record["dose_source"].startswith("mdoc") and record["dose_rate"] == pytest.approx(4.0, rel=0.3)
+    assert not list((dest / "results" / "ingest").glob("*.counts.mrcz"))  # temp intermediate removed
+    for rule in ("ingest", "compress"):
+        assert (
+            (dest / "logs" / rule / "stack_0002.log").read_text().startswith(f"mrczflow {rule}: stack_0002")
+        )
+        assert (dest / "logs" / "benchmark" / rule / "stack_0002.tsv").exists()
+
+    again = snakemake(dest, "-n", "--cores", "2")
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+    for name in ("stack_0003.mrc", "stack_0003.mrc.mdoc"):
+        shutil.copy(raw / "movies" / name, inputs / name)
+    added = snakemake(dest, "--cores", "2")
+    assert added.returncode == 0, added.stderr[-3000:]
+    assert jobs_run(added) == {"all": 1, "ingest": 1, "compress": 1}
+    assert_outputs_are_the_counts(dest, raw, ["stack_0003"])
+
+
+def test_forcerun_compress_redoes_only_compress(tmp_path, raw):
+    dest = deploy(tmp_path / "wf")
+    configure(
+        dest,
+        movies=str(raw / "movies" / "stack_000[01].mrc"),
+        keep_intermediate=True,
+        compress={"codec": "lz4"},
+    )
+    assert snakemake(dest, "--cores", "2").returncode == 0
+    configure(dest, compress={"codec": "zstd"})
+    rerun = snakemake(dest, "--cores", "2", "--forcerun", "compress")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert jobs_run(rerun) == {"all": 1, "compress": 2}
+    with mrcz.MrczReader(dest / "results" / "mrcz" / "stack_0000.mrcz") as reader:
+        assert reader.header.codec == "zstd"
+
+
+def test_vendor_float_movies_are_recovered_exactly(tmp_path, raw):
+    dest = deploy(tmp_path / "wf")
+    gain = mrcz.read(raw / "references" / "gain_vendor.mrc")
+    rotated = tmp_path / "gain_rotated.mrc"
+    mrcz.write(rotated, np.rot90(gain, k=1), compression=None)  # stored rotated, as K2 references often are
+    configure(
+        dest, movies=str(raw / "movies_vendor" / "*.mrc"), gain={"reference": str(rotated), "rotate": 270}
+    )
+    result = snakemake(dest, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_outputs_are_the_counts(dest, raw, [f"stack_{i:04d}" for i in range(4)])
+    record = json.loads((dest / "results" / "ingest" / "stack_0000.json").read_text())
+    assert record["recovered_from_float"] and record["recovery_max_residual"] < 0.01
+
+    configure(dest, gain={"rotate": 0})
+    wrong = snakemake(dest, "--cores", "2", "--forcerun", "ingest", "--keep-going")
+    assert wrong.returncode != 0
+    log = (dest / "logs" / "ingest" / "stack_0000.log").read_text()
+    assert "error: stack_0000:" in log and "after rotate 0" in log and "rotations that fit: [90, 270]" in log
+
+
+def test_a_corrupt_stack_fails_alone_and_leaves_nothing(tmp_path, raw):
+    dest = deploy(tmp_path / "wf")
+    inputs = tmp_path / "incoming"
+    shutil.copytree(raw / "movies", inputs)
+    good = (inputs / "stack_0002.mrc").read_bytes()
+    (inputs / "stack_0002.mrc").write_bytes(good[: len(good) - 500])
+    configure(dest, movies=str(inputs / "*.mrc"))
+    result = snakemake(dest, "--cores", "2", "--keep-going")
+    assert result.returncode != 0
+    log = (dest / "logs" / "ingest" / "stack_0002.log").read_text()
+    assert f"error: stack_0002: {inputs / 'stack_0002.mrc'}: truncated" in log
+    assert_outputs_are_the_counts(dest, raw, ["stack_0000", "stack_0001", "stack_0003"])
+    leftovers = [
+        p.name for p in (dest / "results").rglob("*") if "stack_0002" in p.name or p.name.startswith(".")
+    ]
+    assert leftovers == []
+
+
+def test_counts_out_of_range_stop_unless_clipping_is_allowed(tmp_path, raw):
+    dest = deploy(tmp_path / "wf")
+    inputs = tmp_path / "incoming"
+    inputs.mkdir()
+    counts = counts_of(raw, "stack_0000")
+    counts[2, 5, 7] = 300
+    mrcz.write(inputs / "hot.mrc", counts, compression=None)
+    configure(
+        dest, movies=str(inputs / "*.mrc"), dose={"source": "config", "dose_rate": 4.0, "frame_time": 0.25}
+    )
+    result = snakemake(dest, "--cores", "2")
+    assert result.returncode != 0
+    log = (dest / "logs" / "compress" / "hot.log").read_text()
+    assert "error: hot: frame 2: 1 above 255 (first at y=5, x=7: 300)" in log
+    assert not (dest / "results" / "mrcz" / "hot.mrcz").exists()
+    configure(dest, compress={"allow_clipping": True})
+    clipped = snakemake(dest, "--cores", "2")
+    assert clipped.returncode == 0, clipped.stderr[-3000:]
+    with mrcz.MrczReader(dest / "results" / "mrcz" / "hot.mrcz") as reader:
+        assert reader.metadata["clipped_pixels"] == 1 and reader.read()[2, 5, 7] == 255
+
+
+def test_tiff_movies(tmp_path, raw):
+    dest = deploy(tmp_path / "wf")
+    configure(dest, movies=str(raw / "movies_tiff" / "*.tif"))
+    result = snakemake(dest, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_outputs_are_the_counts(dest, raw, [f"stack_{i:04d}" for i in range(4)])
+
+
+def test_bad_config_is_refused_clearly(tmp_path):
+    dest = deploy(tmp_path / "wf")
+    configure(dest, compress={"codec": "gzip"})
+    result = snakemake(dest, "-n", "--cores", "1")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "'gzip' is not one of" in output and "['compress']['codec']" in output
+    configure(dest, compress={"codec": "zstd"}, movies=str(tmp_path / "nothing" / "*.tif"))
+    result = snakemake(dest, "-n", "--cores", "1")
+    assert result.returncode != 0 and "no files match" in result.stdout + result.stderr
+
+
+def test_lint_is_clean(tmp_path):
+    result = snakemake(REPO, "--lint", "--cores", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr

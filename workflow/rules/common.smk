@@ -1,0 +1,67 @@
+# Which movies make up the session, and where each one is.
+
+import glob
+import os
+
+SCRIPTS = os.path.join(workflow.basedir, "workflow", "scripts")
+DEMO = "resources/demo"
+MOVIE_SUFFIXES = (".mrcz", ".mrcs", ".mrc", ".tiff", ".tif", ".eer")
+
+
+def stack_name(path):
+    """Movie file name without its movie extension: the stack's name in results/."""
+    name = os.path.basename(path)
+    for suffix in MOVIE_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    raise WorkflowError(f"{path}: not a movie ({', '.join(MOVIE_SUFFIXES)}); narrow config 'movies'")
+
+
+def find_movies():
+    if config["movies"] == "demo":
+        n = config["demo"]["n_stacks"]
+        return {f"stack_{i:04d}": f"{DEMO}/movies/stack_{i:04d}.mrc" for i in range(n)}
+    paths = sorted(glob.glob(os.path.expanduser(config["movies"])))
+    paths = [p for p in paths if not p.endswith(".mdoc")]
+    if not paths:
+        raise WorkflowError(f"config 'movies': no files match {config['movies']!r}")
+    movies = {}
+    for path in paths:
+        name = stack_name(path)
+        if name in movies:
+            raise WorkflowError(f"two movies would both be stack {name!r}: {movies[name]} and {path}")
+        movies[name] = path
+    return movies
+
+
+MOVIES = find_movies()
+STACKS = sorted(MOVIES)
+
+
+wildcard_constraints:
+    stack="[^/]+",
+
+
+def movie_of(wildcards):
+    return MOVIES[wildcards.stack]
+
+
+def mdoc_of(wildcards):
+    """The movie's .mdoc sidecar when the dose comes from it (so a changed mdoc reruns ingest)."""
+    if config["dose"]["source"] != "mdoc":
+        return []
+    movie = MOVIES[wildcards.stack]
+    beside = f"{movie}.mdoc"
+    if config["movies"] == "demo" or os.path.exists(beside):
+        return beside
+    return os.path.splitext(movie)[0] + ".mdoc"
+
+
+def gain_reference():
+    if config["movies"] == "demo" and not config["gain"]["reference"]:
+        return f"{DEMO}/references/gain_vendor.mrc"
+    return config["gain"]["reference"] or []
+
+
+def intermediate(path):
+    return path if config["keep_intermediate"] else temp(path)

@@ -1,0 +1,29 @@
+# The built-in demo session: simulated movies, references and ground truth.
+
+
+rule simulate_demo:
+    output:
+        movies=expand(f"{DEMO}/movies/stack_{{i:04d}}.mrc", i=range(config["demo"]["n_stacks"])),
+        mdocs=expand(f"{DEMO}/movies/stack_{{i:04d}}.mrc.mdoc", i=range(config["demo"]["n_stacks"])),
+        gain=f"{DEMO}/references/gain_vendor.mrc",
+        truth=f"{DEMO}/truth/session.npz",
+    params:
+        script=os.path.join(SCRIPTS, "simulate.py"),
+        folder=lambda wildcards, output: os.path.dirname(os.path.dirname(output.gain)),
+        shape=",".join(str(v) for v in config["demo"]["shape"]),
+        n_stacks=config["demo"]["n_stacks"],
+        n_frames=config["demo"]["n_frames"],
+        seed=config["demo"]["seed"],
+    log:
+        "logs/simulate_demo/simulate_demo.log",
+    benchmark:
+        "logs/benchmark/simulate_demo/simulate_demo.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    conda:
+        "../../envs/mrczflow.yaml"
+    shell:
+        "python {params.script} {params.folder} --shape {params.shape} --n-stacks {params.n_stacks}"
+        " --n-frames {params.n_frames} --seed {params.seed} > {log} 2>&1"
