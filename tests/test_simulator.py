@@ -48,28 +48,25 @@ def test_mean_dose_within_one_percent_of_nominal(session_dir):
         assert measured == pytest.approx(s.dose_per_frame, rel=0.01)
 
 
+def one_stack(config: DetectorConfig, **options) -> StackSimulation:
+    """A single simulated stack, outside any session."""
+    detector = Detector(config, np.random.default_rng(0))
+    schedule = DefectSchedule(config, np.random.default_rng(1))
+    return StackSimulation(detector, schedule.next_stack(0), rng=np.random.default_rng(2), **options)
+
+
 def test_coincidence_loss_lowers_counts_at_high_dose_rate(tmp_path):
-    detector = Detector(
-        DetectorConfig(
-            shape=(128, 128),
-            hot_fraction_start=0,
-            hot_fraction_end=0,
-            dead_fraction_start=0,
-            dead_fraction_end=0,
-        ),
-        np.random.default_rng(0),
+    config = DetectorConfig(
+        shape=(128, 128), hot_fraction_start=0, hot_fraction_end=0, dead_fraction_start=0, dead_fraction_end=0
     )
-    schedule = DefectSchedule(detector.config, np.random.default_rng(1))
-    sim = StackSimulation(
-        detector,
-        schedule.next_stack(0),
+    sim = one_stack(
+        config,
         dose_rate=9.0,
         frame_time=0.5,
         n_frames=10,
         specimen="vacuum",
         particle_radius=0,
         drift_speed=0,
-        rng=np.random.default_rng(2),
     )
     mean = np.mean([frame.mean() for frame in sim.frames()])
     assert mean == pytest.approx(4.5 / (1 + 9 / 80), rel=0.01)
@@ -201,19 +198,14 @@ def test_high_contrast_specimens_stand_out(tmp_path):
 
 
 def test_generation_holds_a_few_frames_not_the_stack():
-    config = DetectorConfig(shape=(1024, 1024))
-    detector = Detector(config, np.random.default_rng(0))
-    schedule = DefectSchedule(config, np.random.default_rng(1))
-    sim = StackSimulation(
-        detector,
-        schedule.next_stack(0),
+    sim = one_stack(
+        DetectorConfig(shape=(1024, 1024)),
         dose_rate=4,
         frame_time=0.25,
         n_frames=30,
         specimen="particles",
         particle_radius=12,
         drift_speed=0.8,
-        rng=np.random.default_rng(2),
     )
     tracemalloc.start()
     for _ in sim.frames():
