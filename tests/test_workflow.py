@@ -176,3 +176,26 @@ def test_lint_is_clean(tmp_path):
     result = snakemake(REPO, "--lint", "--cores", "1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_eer_movies(tmp_path):
+    from .eer_files import write_eer
+
+    dest = deploy(tmp_path / "wf")
+    inputs = tmp_path / "incoming"
+    inputs.mkdir()
+    rng = np.random.default_rng(9)
+    movies = {name: rng.random((8, 40, 48)) < 0.05 for name in ("a", "b")}
+    for name, events in movies.items():
+        write_eer(inputs / f"{name}.eer", events)
+    configure(
+        dest,
+        movies=str(inputs / "*.eer"),
+        eer_group=4,
+        dose={"source": "config", "dose_rate": 2.0, "frame_time": 0.05},
+    )
+    result = snakemake(dest, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name, events in movies.items():
+        out = mrcz.read(dest / "results" / "mrcz" / f"{name}.mrcz")
+        assert np.array_equal(out, events.reshape(2, 4, 40, 48).sum(axis=1))
