@@ -109,6 +109,14 @@ def test_corrupt_footer(tmp_path, good):
     expect_error(tmp_path / "e.mrcz", "no footer location")
     (tmp_path / "j.mrcz").write_bytes(patch(good, HEADER_BYTES, b"{{"))
     expect_error(tmp_path / "j.mrcz", "corrupt extended header")
+    for old, new, fault in [
+        (b'"uint8"', b'"uinu8"', "dtype 'uinu8'"),
+        (b'"uint8"', b'"int16"', "dtype 'int16'"),
+        (b'"ndim":3', b'"ndim":2', "ndim 2 for 6 frames"),
+    ]:
+        ext = good[HEADER_BYTES : HEADER_BYTES + 1024].replace(old, new)
+        (tmp_path / "d.mrcz").write_bytes(good[:HEADER_BYTES] + ext + good[HEADER_BYTES + 1024 :])
+        expect_error(tmp_path / "d.mrcz", fault)
 
 
 def test_failed_writes_leave_nothing(tmp_path, counts):

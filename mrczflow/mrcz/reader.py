@@ -27,7 +27,7 @@ from .codec import CHUNK_HEADER_BYTES, available_threads, chunk_sizes, decompres
 from .errors import ChecksumError, MrczError
 from .footer import checksum, combined_checksum, decode_extended, decode_footer
 from .header import HEADER_BYTES, MrcHeader, unpack_header
-from .modes import MODE_UINT4
+from .modes import MODE_UINT4, SUPPORTED_DTYPES
 
 
 class MrczReader:
@@ -87,7 +87,7 @@ class MrczReader:
         self.ndim = int(self.extended.get("ndim", 2 if h.shape[0] == 1 else 3))
         if self.ours:
             self._read_footer()
-            self.dtype = np.dtype(self.extended.get("dtype", h.dtype))
+            self.dtype = self._extended_dtype()
         else:
             self.metadata = dict(self.extended)
             self.dtype = h.dtype
@@ -96,6 +96,19 @@ class MrczReader:
             self._index_chunks()
         else:
             self._check_plain_size()
+
+    def _extended_dtype(self) -> np.dtype:
+        """The decoded type our extended header names; it must fit the header's mode."""
+        name = self.extended.get("dtype", str(self.header.dtype))
+        if name not in SUPPORTED_DTYPES or np.dtype(name).itemsize != self.header.dtype.itemsize:
+            raise MrczError(
+                self.path, f"corrupt extended header: dtype {name!r} does not fit MRC mode {self.header.mode}"
+            )
+        if self.ndim not in (2, 3) or (self.ndim == 2 and self.header.shape[0] != 1):
+            raise MrczError(
+                self.path, f"corrupt extended header: ndim {self.ndim} for {self.header.shape[0]} frames"
+            )
+        return np.dtype(name)
 
     def _read_label(self) -> None:
         """Plain MRC written by us: checksum and shape are in the first label."""
