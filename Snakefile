@@ -16,10 +16,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/compress.smk"
+include: "workflow/rules/gain.smk"
 
 
 rule all:
     input:
-        expand("results/mrcz/{stack}.mrcz", stack=STACKS),
-        expand("results/mrcz/{stack}.json", stack=STACKS),
+        final_targets(),
     default_target: True

@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+import yaml
 
 from mrczflow import mrcz
 from mrczflow.simulate import DetectorConfig, SessionConfig, simulate
@@ -14,6 +15,7 @@ from mrczflow.simulate import DetectorConfig, SessionConfig, simulate
 from .workflow_helpers import REPO, configure, deploy, jobs_run, snakemake
 
 pytestmark = pytest.mark.slow
+NO_GAMMA = {"enabled": False}  # these sessions have no vacuum references
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def test_counts_movies_then_nothing_to_do_then_new_stack_only(tmp_path, raw):
     for i in range(3):
         for name in (f"stack_{i:04d}.mrc", f"stack_{i:04d}.mrc.mdoc"):
             shutil.copy(raw / "movies" / name, inputs / name)
-    configure(dest, movies=str(inputs / "*.mrc"))
+    configure(dest, gamma=NO_GAMMA, movies=str(inputs / "*.mrc"))
     result = snakemake(dest, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert jobs_run(result) == {"all": 1, "ingest": 3, "compress": 3}
@@ -79,6 +81,7 @@ def test_forcerun_compress_redoes_only_compress(tmp_path, raw):
     dest = deploy(tmp_path / "wf")
     configure(
         dest,
+        gamma=NO_GAMMA,
         movies=str(raw / "movies" / "stack_000[01].mrc"),
         keep_intermediate=True,
         compress={"codec": "lz4"},
@@ -98,7 +101,10 @@ def test_vendor_float_movies_are_recovered_exactly(tmp_path, raw):
     rotated = tmp_path / "gain_rotated.mrc"
     mrcz.write(rotated, np.rot90(gain, k=1), compression=None)  # stored rotated, as K2 references often are
     configure(
-        dest, movies=str(raw / "movies_vendor" / "*.mrc"), gain={"reference": str(rotated), "rotate": 270}
+        dest,
+        gamma=NO_GAMMA,
+        movies=str(raw / "movies_vendor" / "*.mrc"),
+        gain={"reference": str(rotated), "rotate": 270},
     )
     result = snakemake(dest, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -119,7 +125,7 @@ def test_a_corrupt_stack_fails_alone_and_leaves_nothing(tmp_path, raw):
     shutil.copytree(raw / "movies", inputs)
     good = (inputs / "stack_0002.mrc").read_bytes()
     (inputs / "stack_0002.mrc").write_bytes(good[: len(good) - 500])
-    configure(dest, movies=str(inputs / "*.mrc"))
+    configure(dest, gamma=NO_GAMMA, movies=str(inputs / "*.mrc"))
     result = snakemake(dest, "--cores", "2", "--keep-going")
     assert result.returncode != 0
     log = (dest / "logs" / "ingest" / "stack_0002.log").read_text()
@@ -139,7 +145,10 @@ def test_counts_out_of_range_stop_unless_clipping_is_allowed(tmp_path, raw):
     counts[2, 5, 7] = 300
     mrcz.write(inputs / "hot.mrc", counts, compression=None)
     configure(
-        dest, movies=str(inputs / "*.mrc"), dose={"source": "config", "dose_rate": 4.0, "frame_time": 0.25}
+        dest,
+        gamma=NO_GAMMA,
+        movies=str(inputs / "*.mrc"),
+        dose={"source": "config", "dose_rate": 4.0, "frame_time": 0.25},
     )
     result = snakemake(dest, "--cores", "2")
     assert result.returncode != 0
@@ -155,7 +164,7 @@ def test_counts_out_of_range_stop_unless_clipping_is_allowed(tmp_path, raw):
 
 def test_tiff_movies(tmp_path, raw):
     dest = deploy(tmp_path / "wf")
-    configure(dest, movies=str(raw / "movies_tiff" / "*.tif"))
+    configure(dest, gamma=NO_GAMMA, movies=str(raw / "movies_tiff" / "*.tif"))
     result = snakemake(dest, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert_outputs_are_the_counts(dest, raw, [f"stack_{i:04d}" for i in range(4)])
@@ -167,7 +176,7 @@ def test_bad_config_is_refused_clearly(tmp_path):
     result = snakemake(dest, "-n", "--cores", "1")
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "'gzip' is not one of" in output and "['compress']['codec']" in output
-    configure(dest, compress={"codec": "zstd"}, movies=str(tmp_path / "nothing" / "*.tif"))
+    configure(dest, gamma=NO_GAMMA, compress={"codec": "zstd"}, movies=str(tmp_path / "nothing" / "*.tif"))
     result = snakemake(dest, "-n", "--cores", "1")
     assert result.returncode != 0 and "no files match" in result.stdout + result.stderr
 
@@ -190,6 +199,7 @@ def test_eer_movies(tmp_path):
         write_eer(inputs / f"{name}.eer", events)
     configure(
         dest,
+        gamma=NO_GAMMA,
         movies=str(inputs / "*.eer"),
         eer_group=4,
         dose={"source": "config", "dose_rate": 2.0, "frame_time": 0.05},
@@ -199,3 +209,46 @@ def test_eer_movies(tmp_path):
     for name, events in movies.items():
         out = mrcz.read(dest / "results" / "mrcz" / f"{name}.mrcz")
         assert np.array_equal(out, events.reshape(2, 4, 40, 48).sum(axis=1))
+
+
+def test_gamma_stage_and_a_wrongly_oriented_gain(tmp_path, raw):
+    dest = deploy(tmp_path / "wf")
+    configure(
+        dest,
+        movies=str(raw / "movies" / "*.mrc"),
+        gamma={"references": str(raw / "references" / "movies" / "*.mrc")},
+        gain={"reference": str(raw / "references" / "gain_vendor.mrc")},
+    )
+    result = snakemake(dest, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert jobs_run(result) == {"all": 1, "ingest": 4, "compress": 4, "fit_gamma": 1, "apply_gain": 4}
+    fit = yaml.safe_load((dest / "results" / "gamma" / "gamma_fit.yaml").read_text())
+    assert len(fit["references"]) == 9 and fit["orientation"]["best"] == {"rotate": 0, "flip": "none"}
+    assert (dest / "results" / "gamma" / "gamma_fit.png").read_bytes()[:4] == b"\x89PNG"
+    info = json.loads((dest / "results" / "gain" / "stack_0001.json").read_text())
+    gain = mrcz.read(raw / "references" / "gain_vendor.mrc")
+    assert np.allclose(
+        mrcz.read(dest / "results" / "gain" / "stack_0001.gain.mrc"), gain ** info["gamma"], rtol=1e-6
+    )
+
+    configure(dest, gain={"rotate": 180})
+    wrong = snakemake(dest, "--cores", "2", "--forcerun", "fit_gamma")
+    assert wrong.returncode != 0
+    log = (dest / "logs" / "fit_gamma" / "fit_gamma.log").read_text()
+    assert (
+        "gain orientation (rotate 180, flip none) disagrees with the references: rotate 0, flip none" in log
+    )
+
+
+def test_too_few_references_stop_the_gamma_fit(tmp_path, raw):
+    dest = deploy(tmp_path / "wf")
+    configure(
+        dest,
+        movies=str(raw / "movies" / "*.mrc"),
+        gamma={"references": str(raw / "references" / "movies" / "flat_[0-2]*.mrc")},
+        gain={"reference": str(raw / "references" / "gain_vendor.mrc")},
+    )
+    result = snakemake(dest, "--cores", "2", "results/gamma/gamma_fit.yaml")
+    assert result.returncode != 0
+    log = (dest / "logs" / "fit_gamma" / "fit_gamma.log").read_text()
+    assert "distinct reference dose rates; Eq. 11 needs at least 5" in log and "fallback_unity" in log

@@ -63,5 +63,30 @@ def gain_reference():
     return config["gain"]["reference"] or []
 
 
+def gamma_references():
+    """The vacuum-reference movies of the gamma fit (none when the stage is off)."""
+    if not config["gamma"]["enabled"]:
+        return []
+    if config["gamma"]["references"] == "demo":
+        if config["movies"] != "demo":
+            raise WorkflowError("gamma.references is 'demo' but movies are not: give a glob of vacuum references")
+        return [f"{DEMO}/references/movies/flat_{rate:g}.mrc" for rate in config["demo"]["flat_dose_rates"]]
+    paths = sorted(p for p in glob.glob(os.path.expanduser(config["gamma"]["references"])) if not p.endswith(".mdoc"))
+    if not paths:
+        raise WorkflowError(f"config 'gamma.references': no files match {config['gamma']['references']!r}")
+    return paths
+
+
+def final_targets():
+    """Everything a full run produces, by the stages switched on in the config."""
+    targets = expand("results/mrcz/{stack}.{ext}", stack=STACKS, ext=("mrcz", "json"))
+    if config["gamma"]["enabled"]:
+        if not gain_reference():
+            raise WorkflowError("gamma.enabled needs gain.reference (the vendor gain reference)")
+        targets += ["results/gamma/gamma_fit.yaml", "results/gamma/gamma_fit.png"]
+        targets += expand("results/gain/{stack}.{ext}", stack=STACKS, ext=("gain.mrc", "json"))
+    return targets
+
+
 def intermediate(path):
     return path if config["keep_intermediate"] else temp(path)

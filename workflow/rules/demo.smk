@@ -6,6 +6,8 @@ rule simulate_demo:
         movies=expand(f"{DEMO}/movies/stack_{{i:04d}}.mrc", i=range(config["demo"]["n_stacks"])),
         mdocs=expand(f"{DEMO}/movies/stack_{{i:04d}}.mrc.mdoc", i=range(config["demo"]["n_stacks"])),
         gain=f"{DEMO}/references/gain_vendor.mrc",
+        flats=[f"{DEMO}/references/movies/flat_{r:g}.mrc" for r in config["demo"]["flat_dose_rates"]],
+        flat_mdocs=[f"{DEMO}/references/movies/flat_{r:g}.mrc.mdoc" for r in config["demo"]["flat_dose_rates"]],
         truth=f"{DEMO}/truth/session.npz",
     params:
         script=os.path.join(SCRIPTS, "simulate.py"),
@@ -14,6 +16,7 @@ rule simulate_demo:
         n_stacks=config["demo"]["n_stacks"],
         n_frames=config["demo"]["n_frames"],
         seed=config["demo"]["seed"],
+        flat_rates=",".join(str(r) for r in config["demo"]["flat_dose_rates"]),
     log:
         "logs/simulate_demo/simulate_demo.log",
     benchmark:
@@ -26,4 +29,4 @@ rule simulate_demo:
         "../../envs/mrczflow.yaml"
     shell:
         "python {params.script} {params.folder} --shape {params.shape} --n-stacks {params.n_stacks}"
-        " --n-frames {params.n_frames} --seed {params.seed} > {log} 2>&1"
+        " --n-frames {params.n_frames} --seed {params.seed} --flat-dose-rates {params.flat_rates} > {log} 2>&1"

@@ -1,0 +1,129 @@
+"""The workflow's gain steps: fit gamma(delta) on the vacuum references, then a gain per stack.
+
+``fit_gamma_step``: sums each vacuum reference one frame at a time, reads its
+dose rate from its ``.mdoc``, checks the configured gain orientation against
+the references (fails if another orientation flattens them better), finds the
+best gamma of each (Eq. 10) and fits Eq. 11. Writes the model as YAML
+(parameters with uncertainties, per-reference gamma and residuals, the dose
+range it is valid for, the orientation check, and the smoothed spread after
+plain and after gamma-corrected gain for each reference) and the Fig. 9 plot.
+
+``stack_gain_step``: the gain reference of one stack, ``gain**gamma(delta)``
+at the stack's dose rate (paper Eq. 9), as float32 MRC that MotionCor2
+(``-Gain``) and RELION (``--gainref``) read with the MRCZ counts; warns when
+the dose rate is outside the fitted range.
+
+Memory: a frame, a flat sum and the gain (a few frame-sized arrays).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from . import mrcz
+from .fileio import atomic_path
+from .gainref import load_gain
+from .gammafit import GammaFit, best_gamma, check_orientation, fit_gamma_law, robust_clip, smoothed_spread
+from .ingest import exposure_from_mdoc, mdoc_path, open_movie
+from .plots import plot_gamma_fit
+
+
+def sum_movie(path: str | os.PathLike) -> np.ndarray:
+    """Sum of a movie's frames (float32), one frame in memory at a time."""
+    total = None
+    with open_movie(path) as movie:
+        for frame in movie.frames():
+            total = frame.astype(np.float32) if total is None else total + frame
+    return total
+
+
+def fit_gamma_step(
+    references: Sequence[str],
+    gain_path: str,
+    fit_out: str,
+    plot_out: str,
+    *,
+    rotate: int = 0,
+    flip: str = "none",
+    patch: int = 64,
+    allow_fallback: bool = False,
+) -> GammaFit:
+    rates, flats = [], []
+    for reference in references:
+        exposure = exposure_from_mdoc(mdoc_path(reference))
+        if not exposure.dose_rate:
+            raise ValueError(f"{reference}: its mdoc gives no DoseRate")
+        rates.append(float(exposure.dose_rate))
+        flats.append(sum_movie(reference))
+        print(f"reference {reference}: {rates[-1]:g} e/px/s", file=sys.stderr, flush=True)
+    raw_gain = mrcz.read(gain_path).astype(np.float32)
+    brightest = flats[int(np.argmax([f.mean() for f in flats]))]
+    detected, scores = check_orientation(brightest, raw_gain, rotate, flip)
+    gain = load_gain(gain_path, brightest.shape, rotate, flip)
+    gammas, plain, corrected = [], [], []
+    for flat in flats:
+        gamma, spread = best_gamma(flat, gain, patch)
+        gammas.append(gamma)
+        corrected.append(spread)
+        plain.append(smoothed_spread(robust_clip(flat), np.log(gain), 1.0, patch))
+    fit = fit_gamma_law(rates, gammas, allow_fallback=allow_fallback)
+    record = fit.as_dict()
+    record["orientation"] = {
+        "configured": {"rotate": rotate, "flip": flip},
+        "best": {"rotate": detected[0], "flip": detected[1]},
+        "relative_spread": scores,
+    }
+    by_rate = sorted(zip(rates, plain, corrected, references, strict=True))
+    record["smoothed_spread"] = [
+        {"dose_rate": r, "plain_gain": p, "gamma_gain": c, "reference": os.fspath(f)}
+        for r, p, c, f in by_rate
+    ]
+    record["patch"] = patch
+    with atomic_path(fit_out) as tmp:
+        tmp.write_text(yaml.safe_dump(record, sort_keys=False))
+    plot_gamma_fit(fit, plot_out)
+    return fit
+
+
+def stack_gain_step(
+    record_path: str,
+    fit_path: str,
+    gain_path: str,
+    gain_out: str,
+    info_out: str,
+    *,
+    rotate: int = 0,
+    flip: str = "none",
+) -> dict:
+    record = json.loads(Path(record_path).read_text())
+    fit = GammaFit.from_dict(yaml.safe_load(Path(fit_path).read_text()))
+    dose_rate = record.get("dose_rate")
+    if not dose_rate:
+        raise ValueError(f"stack {record['stack']}: no dose rate known (see dose.source)")
+    gamma, warning = fit.gamma(float(dose_rate))
+    if warning:
+        print(f"warning: {record['stack']}: {warning}", file=sys.stderr, flush=True)
+    gain = load_gain(gain_path, tuple(record["shape"][1:]), rotate, flip)
+    mrcz.write(
+        gain_out,
+        np.power(gain, np.float32(gamma), dtype=np.float32),
+        compression=None,
+        voxel_size=record.get("pixel_size") or 0.0,
+    )
+    info = {
+        "stack": record["stack"],
+        "dose_rate": dose_rate,
+        "gamma": gamma,
+        "warning": warning,
+        "fallback_gamma_1": fit.fallback,
+    }
+    with atomic_path(info_out) as tmp:
+        tmp.write_text(json.dumps(info, indent=2) + "\n")
+    return info
