@@ -13,6 +13,10 @@ at the stack's dose rate (paper Eq. 9), as float32 MRC that MotionCor2
 (``-Gain``) and RELION (``--gainref``) read with the MRCZ counts; warns when
 the dose rate is outside the fitted range.
 
+``normalise_movie_step`` (when ``gamma.write_movies``): the stack itself
+normalised by Eq. 9, ``(counts - I_CMOS) * gain**gamma`` with an optional
+CMOS/dark pattern, as float32 MRC.
+
 Memory: a frame, a flat sum and the gain (a few frame-sized arrays).
 """
 
@@ -30,7 +34,15 @@ import yaml
 from . import mrcz
 from .fileio import atomic_path
 from .gainref import load_gain
-from .gammafit import GammaFit, best_gamma, check_orientation, fit_gamma_law, robust_clip, smoothed_spread
+from .gammafit import (
+    GammaFit,
+    apply_gamma_gain,
+    best_gamma,
+    check_orientation,
+    fit_gamma_law,
+    robust_clip,
+    smoothed_spread,
+)
 from .ingest import exposure_from_mdoc, mdoc_path, open_movie
 from .plots import plot_gamma_fit
 
@@ -127,3 +139,28 @@ def stack_gain_step(
     with atomic_path(info_out) as tmp:
         tmp.write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+def normalise_movie_step(counts_path: str, gain_path: str, out: str, *, cmos_path: str | None = None) -> dict:
+    """Paper Eq. 9 on every frame: ``(counts - I_CMOS) * gain**gamma`` as float32 MRC.
+
+    ``gain_path`` is the stack's own gain reference from :func:`stack_gain_step`;
+    ``cmos_path`` an optional additive pattern (counts/frame, the stack's
+    frame shape). Memory: one frame, the gain and the CMOS pattern.
+    """
+    gain = mrcz.read(gain_path).astype(np.float32)
+    cmos = None
+    if cmos_path:
+        cmos = mrcz.read(cmos_path).astype(np.float32)
+        if cmos.shape != gain.shape:
+            raise ValueError(f"{cmos_path}: CMOS/dark reference is {cmos.shape}, frames are {gain.shape}")
+    with (
+        mrcz.MrczReader(counts_path) as reader,
+        mrcz.MrczWriter(
+            out, reader.header.shape[1:], np.float32, compression=None, voxel_size=reader.header.voxel_size
+        ) as writer,
+    ):
+        for frame in reader:
+            writer.write_frame(apply_gamma_gain(frame, gain, 1.0, cmos))
+        frames = reader.n_frames
+    return {"frames": frames, "cmos": cmos_path}

@@ -231,6 +231,18 @@ def test_gamma_stage_and_a_wrongly_oriented_gain(tmp_path, raw):
         mrcz.read(dest / "results" / "gain" / "stack_0001.gain.mrc"), gain ** info["gamma"], rtol=1e-6
     )
 
+    cmos = np.zeros(gain.shape, np.float32)
+    cmos[::7] = 0.25  # read-out lines, counts/frame
+    mrcz.write(tmp_path / "cmos.mrc", cmos, compression=None)
+    configure(dest, gamma={"write_movies": True, "cmos_reference": str(tmp_path / "cmos.mrc")})
+    normalised = snakemake(dest, "--cores", "2")
+    assert normalised.returncode == 0, normalised.stderr[-3000:]
+    assert jobs_run(normalised) == {"all": 1, "normalise": 4}
+    movie = mrcz.read(dest / "results" / "gain" / "stack_0001.norm.mrc")
+    counts = mrcz.read(raw / "movies" / "stack_0001.mrc").astype(np.float32)
+    expected = (counts - cmos) * mrcz.read(dest / "results" / "gain" / "stack_0001.gain.mrc")
+    assert movie.dtype == np.float32 and np.allclose(movie, expected, rtol=1e-6)
+
     configure(dest, gain={"rotate": 180})
     wrong = snakemake(dest, "--cores", "2", "--forcerun", "fit_gamma")
     assert wrong.returncode != 0

@@ -85,6 +85,8 @@ def final_targets():
             raise WorkflowError("gamma.enabled needs gain.reference (the vendor gain reference)")
         targets += ["results/gamma/gamma_fit.yaml", "results/gamma/gamma_fit.png"]
         targets += expand("results/gain/{stack}.{ext}", stack=STACKS, ext=("gain.mrc", "json"))
+        if config["gamma"]["write_movies"]:
+            targets += expand("results/gain/{stack}.norm.mrc", stack=STACKS)
     return targets
 
 

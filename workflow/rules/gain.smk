@@ -58,3 +58,28 @@ rule apply_gain:
     shell:
         "python {params.script} {input.record} {input.fit} {input.gain} {output.gain} {output.info}"
         " --stack {wildcards.stack} {params.options} > {log} 2>&1"
+
+
+rule normalise:
+    input:
+        mrcz="results/mrcz/{stack}.mrcz",
+        gain="results/gain/{stack}.gain.mrc",
+        cmos=config["gamma"]["cmos_reference"] or [],
+    output:
+        movie="results/gain/{stack}.norm.mrc",
+    params:
+        script=os.path.join(SCRIPTS, "normalise.py"),
+        cmos=lambda wildcards, input: f"--cmos {input.cmos}" if input.cmos else "",
+    log:
+        "logs/normalise/{stack}.log",
+    benchmark:
+        "logs/benchmark/normalise/{stack}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=15,
+    conda:
+        "../../envs/mrczflow.yaml"
+    shell:
+        "python {params.script} {input.mrcz} {input.gain} {output.movie} --stack {wildcards.stack}"
+        " {params.cmos} > {log} 2>&1"

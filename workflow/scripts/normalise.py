@@ -1,0 +1,27 @@
+#!/usr/bin/env python
+"""Rule normalise: one movie normalised by paper Eq. 9 (mrczflow.gainsteps.normalise_movie_step).
+
+Memory: one frame, the gain and the optional CMOS pattern.
+"""
+
+from __future__ import annotations
+
+import click
+
+from mrczflow.gainsteps import normalise_movie_step
+from mrczflow.steps import run_guarded
+
+
+@click.command()
+@click.argument("counts", type=click.Path(dir_okay=False))
+@click.argument("gain", type=click.Path(dir_okay=False))
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--stack", required=True)
+@click.option("--cmos", default=None, help="additive CMOS/dark pattern (counts/frame), subtracted first")
+def main(counts, gain, out, stack, cmos) -> None:
+    """Write OUT = (COUNTS - CMOS) * GAIN, frame by frame, as float32 MRC."""
+    run_guarded(stack, "normalise", lambda: normalise_movie_step(counts, gain, out, cmos_path=cmos))
+
+
+if __name__ == "__main__":
+    main()
