@@ -211,14 +211,19 @@ def test_eer_movies(tmp_path):
         assert np.array_equal(out, events.reshape(2, 4, 40, 48).sum(axis=1))
 
 
-def test_gamma_stage_and_a_wrongly_oriented_gain(tmp_path, raw):
-    dest = deploy(tmp_path / "wf")
+def with_references(dest, raw, pattern="*.mrc"):
+    """The raw session's movies, its vacuum references (matching ``pattern``) and vendor gain."""
     configure(
         dest,
         movies=str(raw / "movies" / "*.mrc"),
-        gamma={"references": str(raw / "references" / "movies" / "*.mrc")},
+        gamma={"references": str(raw / "references" / "movies" / pattern)},
         gain={"reference": str(raw / "references" / "gain_vendor.mrc")},
     )
+
+
+def test_gamma_stage_and_a_wrongly_oriented_gain(tmp_path, raw):
+    dest = deploy(tmp_path / "wf")
+    with_references(dest, raw)
     result = snakemake(dest, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert jobs_run(result) == {"all": 1, "ingest": 4, "compress": 4, "fit_gamma": 1, "apply_gain": 4}
@@ -254,12 +259,7 @@ def test_gamma_stage_and_a_wrongly_oriented_gain(tmp_path, raw):
 
 def test_too_few_references_stop_the_gamma_fit(tmp_path, raw):
     dest = deploy(tmp_path / "wf")
-    configure(
-        dest,
-        movies=str(raw / "movies" / "*.mrc"),
-        gamma={"references": str(raw / "references" / "movies" / "flat_[0-2]*.mrc")},
-        gain={"reference": str(raw / "references" / "gain_vendor.mrc")},
-    )
+    with_references(dest, raw, "flat_[0-2]*.mrc")
     result = snakemake(dest, "--cores", "2", "results/gamma/gamma_fit.yaml")
     assert result.returncode != 0
     log = (dest / "logs" / "fit_gamma" / "fit_gamma.log").read_text()
