@@ -17,6 +17,7 @@ include: "workflow/rules/demo.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/compress.smk"
 include: "workflow/rules/gain.smk"
+include: "workflow/rules/outliers.smk"
 
 
 rule all:

@@ -15,6 +15,7 @@ counts from vendor-normalised floats).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from . import mrcz
 from .decimate import to_uint8
 from .fileio import atomic_path
 from .gainref import load_gain
@@ -207,3 +209,45 @@ def run_guarded(stack: str, step: str, action) -> None:
         print(f"error: {stack}: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
     print(f"mrczflow {step}: {stack} done", file=sys.stderr, flush=True)
+
+
+def outlier_step(
+    counts_path: str | os.PathLike,
+    mask_out: str | os.PathLike,
+    defects_out: str | os.PathLike,
+    stats_out: str | os.PathLike,
+    record_path: str | os.PathLike | None = None,
+    params=None,
+) -> dict[str, Any]:
+    """Per-stack outlier detection (:mod:`mrczflow.outliers`): flag image, defect list and statistics.
+
+    Holds the stack sum and a few frame-sized arrays; the frames are streamed.
+    """
+    from .outliers import HOT, OutlierParams, defect_list, detect, stack_sum
+
+    started = time.perf_counter()
+    params = params or OutlierParams()
+    with MrczReader(counts_path) as reader:
+        total = stack_sum(iter(reader))
+        voxel = reader.header.voxel_size
+    detection = detect(total, params)
+    mrcz.write(
+        mask_out,
+        detection.flags,
+        voxel_size=voxel,
+        metadata={"flags": {"hot": HOT, "dead": 2, "clustered": 4}, "params": dataclasses.asdict(params)},
+    )
+    with atomic_path(defects_out) as tmp:
+        tmp.write_text(defect_list(detection))
+    stats = {
+        "stack": Path(counts_path).name.removesuffix(".mrcz"),
+        **detection.summary(),
+        "pixels": int(total.size),
+        "seconds": time.perf_counter() - started,
+    }
+    if record_path:
+        record = json.loads(Path(record_path).read_text())
+        stats.update({k: record.get(k) for k in ("timestamp", "dose_rate", "dose_per_frame")})
+        stats["frames"] = record["shape"][0]
+    write_json(stats_out, stats)
+    return stats

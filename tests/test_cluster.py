@@ -40,8 +40,8 @@ def test_demo_through_cluster_profile(tmp_path, cluster):
     assert result.returncode == 0, output[-4000:]
     submitted = set(re.findall(r"submitted with SLURM jobid (\d+)", output))
     jobs = jobs_run(result)
-    # simulate_demo 1, ingest 3, compress 3, fit_gamma 1, apply_gain 3
-    assert sum(n for rule, n in jobs.items() if rule != "all") == len(submitted) == 11
+    # simulate_demo 1, ingest 3, compress 3, outliers 3, fit_gamma 1, apply_gain 3
+    assert sum(n for rule, n in jobs.items() if rule != "all") == len(submitted) == 14
     logs = sorted((dest / "logs").glob("*/*.log"))
     assert len(logs) == len(submitted)
     for log in logs:

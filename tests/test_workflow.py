@@ -55,12 +55,18 @@ def test_counts_movies_then_nothing_to_do_then_new_stack_only(tmp_path, raw):
     configure(dest, gamma=NO_GAMMA, movies=str(inputs / "*.mrc"))
     result = snakemake(dest, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert jobs_run(result) == {"all": 1, "ingest": 3, "compress": 3}
+    assert jobs_run(result) == {"all": 1, "ingest": 3, "compress": 3, "outliers": 3}
     assert_outputs_are_the_counts(dest, raw, [f"stack_{i:04d}" for i in range(3)])
     record = json.loads((dest / "results" / "ingest" / "stack_0001.json").read_text())
     assert record["dose_source"].startswith("mdoc") and record["dose_rate"] == pytest.approx(4.0, rel=0.3)
     assert not list((dest / "results" / "ingest").glob("*.counts.mrcz"))  # temp intermediate removed
-    for rule in ("ingest", "compress"):
+    stats = json.loads((dest / "results" / "outliers" / "stack_0002.json").read_text())
+    assert (
+        stats["hot"] > 0
+        and stats["timestamp"]
+        and (dest / "results" / "outliers" / "stack_0002.defects.txt").exists()
+    )
+    for rule in ("ingest", "compress", "outliers"):
         assert (
             (dest / "logs" / rule / "stack_0002.log").read_text().startswith(f"mrczflow {rule}: stack_0002")
         )
@@ -73,7 +79,7 @@ def test_counts_movies_then_nothing_to_do_then_new_stack_only(tmp_path, raw):
         shutil.copy(raw / "movies" / name, inputs / name)
     added = snakemake(dest, "--cores", "2")
     assert added.returncode == 0, added.stderr[-3000:]
-    assert jobs_run(added) == {"all": 1, "ingest": 1, "compress": 1}
+    assert jobs_run(added) == {"all": 1, "ingest": 1, "compress": 1, "outliers": 1}
     assert_outputs_are_the_counts(dest, raw, ["stack_0003"])
 
 
@@ -90,7 +96,7 @@ def test_forcerun_compress_redoes_only_compress(tmp_path, raw):
     configure(dest, compress={"codec": "zstd"})
     rerun = snakemake(dest, "--cores", "2", "--forcerun", "compress")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert jobs_run(rerun) == {"all": 1, "compress": 2}
+    assert jobs_run(rerun) == {"all": 1, "compress": 2, "outliers": 2}  # outliers read the archive
     with mrcz.MrczReader(dest / "results" / "mrcz" / "stack_0000.mrcz") as reader:
         assert reader.header.codec == "zstd"
 
@@ -226,7 +232,14 @@ def test_gamma_stage_and_a_wrongly_oriented_gain(tmp_path, raw):
     with_references(dest, raw)
     result = snakemake(dest, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert jobs_run(result) == {"all": 1, "ingest": 4, "compress": 4, "fit_gamma": 1, "apply_gain": 4}
+    assert jobs_run(result) == {
+        "all": 1,
+        "ingest": 4,
+        "compress": 4,
+        "outliers": 4,
+        "fit_gamma": 1,
+        "apply_gain": 4,
+    }
     fit = yaml.safe_load((dest / "results" / "gamma" / "gamma_fit.yaml").read_text())
     assert len(fit["references"]) == 9 and fit["orientation"]["best"] == {"rotate": 0, "flip": "none"}
     assert (dest / "results" / "gamma" / "gamma_fit.png").read_bytes()[:4] == b"\x89PNG"

@@ -80,6 +80,8 @@ def gamma_references():
 def final_targets():
     """Everything a full run produces, by the stages switched on in the config."""
     targets = expand("results/mrcz/{stack}.{ext}", stack=STACKS, ext=("mrcz", "json"))
+    if config["outliers"]["enabled"]:
+        targets += expand("results/outliers/{stack}.{ext}", stack=STACKS, ext=("mask.mrcz", "defects.txt", "json"))
     if config["gamma"]["enabled"]:
         if not gain_reference():
             raise WorkflowError("gamma.enabled needs gain.reference (the vendor gain reference)")
