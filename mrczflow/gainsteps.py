@@ -2,8 +2,9 @@
 
 ``fit_gamma_step``: sums each vacuum reference one frame at a time, reads its
 dose rate from its ``.mdoc``, checks the configured gain orientation against
-the references (fails if another orientation flattens them better), finds the
-best gamma of each (Eq. 10) and fits Eq. 11. Writes the model as YAML
+the first reference (fails if another orientation flattens it better), finds
+the best gamma of each (Eq. 10) and fits Eq. 11; it holds one reference sum
+and the gain at a time. Writes the model as YAML
 (parameters with uncertainties, per-reference gamma and residuals, the dose
 range it is valid for, the orientation check, and the smoothed spread after
 plain and after gamma-corrected gain for each reference) and the Fig. 9 plot.
@@ -67,24 +68,23 @@ def fit_gamma_step(
     patch: int = 64,
     allow_fallback: bool = False,
 ) -> GammaFit:
-    rates, flats = [], []
+    raw_gain = mrcz.read(gain_path).astype(np.float32)
+    rates, gammas, plain, corrected = [], [], [], []
+    gain = detected = scores = None
     for reference in references:
         exposure = exposure_from_mdoc(mdoc_path(reference))
         if not exposure.dose_rate:
             raise ValueError(f"{reference}: its mdoc gives no DoseRate")
-        rates.append(float(exposure.dose_rate))
-        flats.append(sum_movie(reference))
-        print(f"reference {reference}: {rates[-1]:g} e/px/s", file=sys.stderr, flush=True)
-    raw_gain = mrcz.read(gain_path).astype(np.float32)
-    brightest = flats[int(np.argmax([f.mean() for f in flats]))]
-    detected, scores = check_orientation(brightest, raw_gain, rotate, flip)
-    gain = load_gain(gain_path, brightest.shape, rotate, flip)
-    gammas, plain, corrected = [], [], []
-    for flat in flats:
+        flat = sum_movie(reference)
+        if gain is None:  # any reference tells the orientation: a wrong one doubles the gain pattern
+            detected, scores = check_orientation(flat, raw_gain, rotate, flip)
+            gain = load_gain(gain_path, flat.shape, rotate, flip)
         gamma, spread = best_gamma(flat, gain, patch)
+        rates.append(float(exposure.dose_rate))
         gammas.append(gamma)
         corrected.append(spread)
         plain.append(smoothed_spread(robust_clip(flat), np.log(gain), 1.0, patch))
+        print(f"reference {reference}: {rates[-1]:g} e/px/s, gamma {gamma:.4f}", file=sys.stderr, flush=True)
     fit = fit_gamma_law(rates, gammas, allow_fallback=allow_fallback)
     record = fit.as_dict()
     record["orientation"] = {
