@@ -12,12 +12,17 @@ configfile: "config/config.yaml"
 validate(config, "config/schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/compress.smk"
 include: "workflow/rules/gain.smk"
 include: "workflow/rules/outliers.smk"
+include: "workflow/rules/koma.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -32,6 +32,7 @@ from .decimate import to_uint8
 from .fileio import atomic_path
 from .gainref import load_gain
 from .ingest import Exposure, exposure_from_mdoc, mdoc_path, measured_dose_rate, open_movie, recover_counts
+from .metrics import entropy_bound
 from .mrcz import Compression, MrczReader, MrczWriter
 
 INTERMEDIATE = Compression(codec="lz4", level=1)
@@ -154,6 +155,8 @@ def compress_stack(
     started = time.perf_counter()
     record = json.loads(Path(record_path).read_text())
     clipped = 0
+    # Every 8th row of every frame: an unbiased histogram for the entropy bound at ~3% of the time.
+    histogram = np.zeros(256, np.int64)
     with MrczReader(counts) as reader:
         n_frames = reader.n_frames
         writer = MrczWriter(
@@ -170,12 +173,14 @@ def compress_stack(
             for index, frame in enumerate(reader):
                 small, lost = to_uint8(frame, index, allow_clipping=allow_clipping)
                 clipped += lost
+                histogram += np.bincount(small[::8].ravel(), minlength=256)
                 writer.write_frame(small)
                 bar.update()
             writer.metadata["clipped_pixels"] = clipped
     elapsed = time.perf_counter() - started
     size = Path(out).stat().st_size
     decoded = n_frames * reader.header.shape[1] * reader.header.shape[2]
+    bound = entropy_bound(histogram)
     summary = {
         "stack": record["stack"],
         "source_bytes": record["source_bytes"],
@@ -184,6 +189,9 @@ def compress_stack(
         "ratio_vs_source": record["source_bytes"] / size,
         "ratio_vs_uint8": decoded / size,
         "clipped_pixels": clipped,
+        "entropy_bits_per_pixel": bound.bits_per_pixel,
+        "entropy_bound_ratio": bound.best_ratio,
+        "percent_of_entropy_bound": 100 * (decoded / size) / bound.best_ratio,
         "seconds": elapsed,
         "ingest_seconds": record.get("seconds"),
     }

@@ -1,18 +1,12 @@
-"""KOMA core (issue 7 groundwork): windows, exact knock-out means, cost independent of the radius."""
+"""KOMA library (issue 7): windows, exact knock-out sums, the denoised correction, the contrast screen."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mrczflow.koma import (
-    divide_pattern,
-    koma_term,
-    prefix_sums,
-    subtract_pattern,
-    window,
-    windows_changed_by_append,
-)
+from mrczflow import koma
+from mrczflow.koma import prefix_sums, window, window_sum, windows_changed_by_append
 from mrczflow.metrics import correlated_noise
 
 
@@ -37,10 +31,10 @@ def test_prefix_terms_equal_the_brute_force_knock_out_mean():
     for radius in (1, 4, 7):
         for i in range(len(sums)):
             lo, hi = window(i, len(sums), radius)
-            term = koma_term(prefixes[lo], prefixes[hi], sums[i], radius)
-            others = [sums[j].astype(np.float64) for j in range(lo, hi) if j != i]
+            total = window_sum(prefixes[lo] if lo else None, prefixes[hi], sums[i])
+            others = [sums[j].astype(np.int64) for j in range(lo, hi) if j != i]
             assert len(others) == 2 * radius
-            assert np.allclose(term, np.mean(others, axis=0), rtol=0, atol=1e-4)
+            assert np.array_equal(total, np.sum(others, axis=0))
     with pytest.raises(TypeError):
         prefix_sums([np.zeros((2, 2), np.float32)])
 
@@ -52,20 +46,91 @@ def test_appending_a_stack_changes_only_the_last_windows():
         assert changed == list(range(n - radius, n))  # the last a stacks; all others keep their inputs
 
 
-def test_subtracting_the_term_removes_a_fixed_pattern_and_keeps_the_dose():
-    rng = np.random.default_rng(1)
-    pattern = rng.normal(0, 0.15, (64, 64))
-    n_stacks, frames, dose = 21, 10, 2.0
-    stacks = [rng.poisson(dose * (1 + pattern), (frames, 64, 64)) for _ in range(n_stacks)]
-    sums = [s.sum(axis=0).astype(np.int64) for s in stacks]
+def test_prefixes_wrap_modulo_2_32_and_windows_stay_exact():
+    """A long session overflows int32 prefixes; differences of them are still exact."""
+    big = np.full((4, 4), 2**30 - 7, np.int64)
+    sums = [big + k for k in range(9)]
+    prefixes = prefix_sums(sums)
+    assert prefixes[-1].dtype == np.int32
+    assert np.array_equal(window_sum(prefixes[5], prefixes[8], sums[6]), sums[5] + sums[7])
+    assert np.array_equal(window_sum(None, prefixes[3], None), sums[0] + sums[1] + sums[2])
+
+
+def session(pattern, n_stacks=21, frames=10, dose=2.0, seed=1):
+    rng = np.random.default_rng(seed)
+    return [rng.poisson(dose * (1 + pattern), (frames, *pattern.shape)) for _ in range(n_stacks)]
+
+
+def fixed_pattern(shape=(96, 96), seed=0):
+    """A detector-like pattern: low-frequency sweeps (strong) plus per-pixel sensitivity (weak)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
+    return 0.15 * np.sin((x + y) / 9.0) + rng.normal(0, 0.01, shape)
+
+
+@pytest.mark.parametrize("form", koma.FORMS)
+def test_correction_removes_a_fixed_pattern_and_keeps_the_dose(form):
+    stacks = session(fixed_pattern())
+    sums = [s.sum(axis=0) for s in stacks]
     prefixes = prefix_sums(sums)
     i, radius = 10, 8
-    lo, hi = window(i, n_stacks, radius)
-    term = koma_term(prefixes[lo], prefixes[hi], sums[i], radius)
+    lo, hi = window(i, len(stacks), radius)
+    fix = koma.correction(
+        window_sum(prefixes[lo], prefixes[hi], sums[i]), 2 * radius, 2 * radius * 10, form=form
+    )
     raw = stacks[i].astype(np.float32)
-    subtracted = np.array([subtract_pattern(f, term, frames) for f in stacks[i]])
-    divided = np.array([divide_pattern(f, term) for f in stacks[i]])
+    corrected = np.array([fix.apply(f) for f in stacks[i]])
     assert correlated_noise(raw) > 0.02
-    assert abs(correlated_noise(subtracted)) < correlated_noise(raw) / 5
-    assert abs(correlated_noise(divided)) < correlated_noise(raw) / 5
-    assert subtracted.mean() == pytest.approx(raw.mean(), rel=1e-6)
+    assert abs(correlated_noise(corrected)) < correlated_noise(raw) / 10
+    assert corrected.mean() == pytest.approx(raw.mean(), rel=0.01)
+
+
+def test_denoising_the_term_beats_the_raw_term_when_the_window_is_short():
+    """The raw term stamps its own shot noise on every frame (about 1/(2aF)); the Wiener term does not."""
+    stacks = session(fixed_pattern(), n_stacks=5, frames=20)
+    sums = [s.sum(axis=0) for s in stacks]
+    prefixes = prefix_sums(sums)
+    scores = {}
+    for denoise in (False, True):
+        values = []
+        for i in range(len(stacks)):
+            lo, hi = window(i, len(stacks), 1)
+            fix = koma.correction(window_sum(prefixes[lo], prefixes[hi], sums[i]), 2, 40, denoise=denoise)
+            values.append(correlated_noise(fix.apply(f) for f in stacks[i]))
+        scores[denoise] = np.mean(values)
+    assert scores[False] > 1 / (2 * 20) / 2  # the raw term's own noise, ~0.025
+    assert scores[True] < scores[False] / 3
+
+
+def test_gain_reference_reproduces_the_divide_form_exactly():
+    rng = np.random.default_rng(3)
+    gain = rng.uniform(0.8, 1.2, (32, 32)).astype(np.float32)
+    total = rng.poisson(400, (32, 32))
+    fix = koma.correction(total, 4, 40, gain, form="divide")
+    frame = rng.poisson(2, (32, 32))
+    assert np.allclose(fix.apply(frame), frame * fix.gain_reference(), rtol=1e-5)
+
+
+def test_a_window_of_excluded_stacks_only_is_refused():
+    with pytest.raises(ValueError, match="every neighbour is excluded"):
+        koma.correction(np.ones((8, 8), np.int64), 0, 0)
+    with pytest.raises(ValueError, match="form"):
+        koma.correction(np.ones((8, 8), np.int64), 2, 2, form="multiply")
+
+
+def test_contrast_screen_separates_carbon_and_crystalline_ice_from_particles(tmp_path):
+    from mrczflow import mrcz
+    from mrczflow.simulate import DetectorConfig, SessionConfig, simulate
+
+    simulate(
+        tmp_path,
+        SessionConfig(n_stacks=6, n_frames=10, carbon_stacks=(1,), crystalline_stacks=(4,), seed=2),
+        DetectorConfig(shape=(192, 192)),
+        references=False,
+    )
+    values = [
+        koma.contrast(mrcz.read(tmp_path / "movies" / f"stack_{i:04d}.mrc").sum(axis=0, dtype=np.int64))
+        for i in range(6)
+    ]
+    high = [v > 0.08 for v in values]
+    assert high == [False, True, False, False, True, False], values

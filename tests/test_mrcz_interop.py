@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from mrczflow import mrcz
+from mrczflow.mrcz.modes import STANDARD_DTYPES
 
-SHARED = ["int8", "int16", "uint16", "float32", "complex64"]
+SHARED = ["int8", "int16", "uint16", "int32", "float32", "complex64"]
 CODECS = ["zstd", "lz4", "lz4hc", "zlib", "blosclz"]
 
 
@@ -87,7 +88,7 @@ def test_reference_refuses_uint8_and_float16(tmp_path):
         reference.writeMRC(np.zeros((2, 4, 4), np.uint8), str(tmp_path / "r.mrcz"), compressor="zstd")
 
 
-@pytest.mark.parametrize("dtype", mrcz.SUPPORTED_DTYPES)
+@pytest.mark.parametrize("dtype", STANDARD_DTYPES)
 def test_mrcfile_opens_and_validates_our_plain_output(tmp_path, dtype):
     data = sample("float32" if dtype == "float16" else dtype).astype(dtype)
     path = tmp_path / f"{dtype}.mrc"

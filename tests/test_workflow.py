@@ -12,10 +12,11 @@ import yaml
 from mrczflow import mrcz
 from mrczflow.simulate import DetectorConfig, SessionConfig, simulate
 
-from .workflow_helpers import REPO, configure, deploy, jobs_run, snakemake
+from .workflow_helpers import REPO, arrive, configure, deploy, jobs_run, snakemake
 
 pytestmark = pytest.mark.slow
 NO_GAMMA = {"enabled": False}  # these sessions have no vacuum references
+NO_KOMA = {"enabled": False}  # KOMA has its own tests (test_koma_workflow.py)
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +49,14 @@ def assert_outputs_are_the_counts(dest, raw, stacks):
 def test_counts_movies_then_nothing_to_do_then_new_stack_only(tmp_path, raw):
     dest = deploy(tmp_path / "wf")
     inputs = tmp_path / "incoming"
-    inputs.mkdir()
-    for i in range(3):
-        for name in (f"stack_{i:04d}.mrc", f"stack_{i:04d}.mrc.mdoc"):
-            shutil.copy(raw / "movies" / name, inputs / name)
-    configure(dest, gamma=NO_GAMMA, movies=str(inputs / "*.mrc"))
+    arrive(raw, inputs, range(3))
+    configure(dest, gamma=NO_GAMMA, koma=NO_KOMA, movies=str(inputs / "*.mrc"))
     result = snakemake(dest, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert jobs_run(result) == {"all": 1, "ingest": 3, "compress": 3, "outliers": 3}
+    assert jobs_run(result) == {"all": 1, "ingest": 3, "compress": 3, "outliers": 3, "session_report": 1}
     assert_outputs_are_the_counts(dest, raw, [f"stack_{i:04d}" for i in range(3)])
+    summary = json.loads((dest / "results" / "mrcz" / "stack_0001.json").read_text())
+    assert 50 < summary["percent_of_entropy_bound"] <= 100 and summary["entropy_bound_ratio"] > 1
     record = json.loads((dest / "results" / "ingest" / "stack_0001.json").read_text())
     assert record["dose_source"].startswith("mdoc") and record["dose_rate"] == pytest.approx(4.0, rel=0.3)
     assert not list((dest / "results" / "ingest").glob("*.counts.mrcz"))  # temp intermediate removed
@@ -75,11 +75,10 @@ def test_counts_movies_then_nothing_to_do_then_new_stack_only(tmp_path, raw):
     again = snakemake(dest, "-n", "--cores", "2")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
-    for name in ("stack_0003.mrc", "stack_0003.mrc.mdoc"):
-        shutil.copy(raw / "movies" / name, inputs / name)
+    arrive(raw, inputs, [3])
     added = snakemake(dest, "--cores", "2")
     assert added.returncode == 0, added.stderr[-3000:]
-    assert jobs_run(added) == {"all": 1, "ingest": 1, "compress": 1, "outliers": 1}
+    assert jobs_run(added) == {"all": 1, "ingest": 1, "compress": 1, "outliers": 1, "session_report": 1}
     assert_outputs_are_the_counts(dest, raw, ["stack_0003"])
 
 
@@ -88,6 +87,7 @@ def test_forcerun_compress_redoes_only_compress(tmp_path, raw):
     configure(
         dest,
         gamma=NO_GAMMA,
+        koma=NO_KOMA,
         movies=str(raw / "movies" / "stack_000[01].mrc"),
         keep_intermediate=True,
         compress={"codec": "lz4"},
@@ -96,7 +96,12 @@ def test_forcerun_compress_redoes_only_compress(tmp_path, raw):
     configure(dest, compress={"codec": "zstd"})
     rerun = snakemake(dest, "--cores", "2", "--forcerun", "compress")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert jobs_run(rerun) == {"all": 1, "compress": 2, "outliers": 2}  # outliers read the archive
+    assert jobs_run(rerun) == {
+        "all": 1,
+        "compress": 2,
+        "outliers": 2,
+        "session_report": 1,
+    }  # outliers read the archive
     with mrcz.MrczReader(dest / "results" / "mrcz" / "stack_0000.mrcz") as reader:
         assert reader.header.codec == "zstd"
 
@@ -109,6 +114,7 @@ def test_vendor_float_movies_are_recovered_exactly(tmp_path, raw):
     configure(
         dest,
         gamma=NO_GAMMA,
+        koma=NO_KOMA,
         movies=str(raw / "movies_vendor" / "*.mrc"),
         gain={"reference": str(rotated), "rotate": 270},
     )
@@ -131,7 +137,7 @@ def test_a_corrupt_stack_fails_alone_and_leaves_nothing(tmp_path, raw):
     shutil.copytree(raw / "movies", inputs)
     good = (inputs / "stack_0002.mrc").read_bytes()
     (inputs / "stack_0002.mrc").write_bytes(good[: len(good) - 500])
-    configure(dest, gamma=NO_GAMMA, movies=str(inputs / "*.mrc"))
+    configure(dest, gamma=NO_GAMMA, koma=NO_KOMA, movies=str(inputs / "*.mrc"))
     result = snakemake(dest, "--cores", "2", "--keep-going")
     assert result.returncode != 0
     log = (dest / "logs" / "ingest" / "stack_0002.log").read_text()
@@ -141,6 +147,13 @@ def test_a_corrupt_stack_fails_alone_and_leaves_nothing(tmp_path, raw):
         p.name for p in (dest / "results").rglob("*") if "stack_0002" in p.name or p.name.startswith(".")
     ]
     assert leftovers == []
+
+    # The next run leaves the failed stack out of the report, which names it with its error line.
+    again = snakemake(dest, "--cores", "2", "--keep-going")
+    assert again.returncode != 0
+    summary = (dest / "results" / "report" / "summary.html").read_text()
+    assert "3 of 4 stacks processed; 1 failed." in summary
+    assert f"stack_0002 failed: ingest: error: stack_0002: {inputs / 'stack_0002.mrc'}: truncated" in summary
 
 
 def test_counts_out_of_range_stop_unless_clipping_is_allowed(tmp_path, raw):
@@ -153,6 +166,7 @@ def test_counts_out_of_range_stop_unless_clipping_is_allowed(tmp_path, raw):
     configure(
         dest,
         gamma=NO_GAMMA,
+        koma=NO_KOMA,
         movies=str(inputs / "*.mrc"),
         dose={"source": "config", "dose_rate": 4.0, "frame_time": 0.25},
     )
@@ -170,7 +184,7 @@ def test_counts_out_of_range_stop_unless_clipping_is_allowed(tmp_path, raw):
 
 def test_tiff_movies(tmp_path, raw):
     dest = deploy(tmp_path / "wf")
-    configure(dest, gamma=NO_GAMMA, movies=str(raw / "movies_tiff" / "*.tif"))
+    configure(dest, gamma=NO_GAMMA, koma=NO_KOMA, movies=str(raw / "movies_tiff" / "*.tif"))
     result = snakemake(dest, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert_outputs_are_the_counts(dest, raw, [f"stack_{i:04d}" for i in range(4)])
@@ -182,7 +196,13 @@ def test_bad_config_is_refused_clearly(tmp_path):
     result = snakemake(dest, "-n", "--cores", "1")
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "'gzip' is not one of" in output and "['compress']['codec']" in output
-    configure(dest, gamma=NO_GAMMA, compress={"codec": "zstd"}, movies=str(tmp_path / "nothing" / "*.tif"))
+    configure(
+        dest,
+        gamma=NO_GAMMA,
+        koma=NO_KOMA,
+        compress={"codec": "zstd"},
+        movies=str(tmp_path / "nothing" / "*.tif"),
+    )
     result = snakemake(dest, "-n", "--cores", "1")
     assert result.returncode != 0 and "no files match" in result.stdout + result.stderr
 
@@ -206,6 +226,7 @@ def test_eer_movies(tmp_path):
     configure(
         dest,
         gamma=NO_GAMMA,
+        koma=NO_KOMA,
         movies=str(inputs / "*.eer"),
         eer_group=4,
         dose={"source": "config", "dose_rate": 2.0, "frame_time": 0.05},
@@ -224,6 +245,7 @@ def with_references(dest, raw, pattern="*.mrc"):
         movies=str(raw / "movies" / "*.mrc"),
         gamma={"references": str(raw / "references" / "movies" / pattern)},
         gain={"reference": str(raw / "references" / "gain_vendor.mrc")},
+        koma=NO_KOMA,
     )
 
 
@@ -239,6 +261,7 @@ def test_gamma_stage_and_a_wrongly_oriented_gain(tmp_path, raw):
         "outliers": 4,
         "fit_gamma": 1,
         "apply_gain": 4,
+        "session_report": 1,
     }
     fit = yaml.safe_load((dest / "results" / "gamma" / "gamma_fit.yaml").read_text())
     assert len(fit["references"]) == 9 and fit["orientation"]["best"] == {"rotate": 0, "flip": "none"}

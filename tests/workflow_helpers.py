@@ -52,3 +52,11 @@ def jobs_run(result: subprocess.CompletedProcess) -> dict[str, int]:
                     counts[parts[0]] = int(parts[1])
             break
     return counts
+
+
+def arrive(raw: Path, inputs: Path, indices) -> None:
+    """Movies ``indices`` of a simulated session (with their .mdoc) land in ``inputs``, as from a microscope."""
+    inputs.mkdir(parents=True, exist_ok=True)
+    for i in indices:
+        for name in (f"stack_{i:04d}.mrc", f"stack_{i:04d}.mrc.mdoc"):
+            shutil.copy(raw / "movies" / name, inputs / name)

@@ -44,8 +44,12 @@ WRITE_MODES: dict[np.dtype, int] = {
     np.dtype(np.float32): 2,
     np.dtype(np.complex64): 4,
     np.dtype(np.uint16): 6,
+    # python-mrcz's int32 (not MRC2014: mrcfile refuses it); exact integer sums such as KOMA's.
+    np.dtype(np.int32): 7,
     np.dtype(np.float16): 12,
 }
+# Modes every MRC2014 reader (mrcfile, IMOD) opens.
+STANDARD_DTYPES = tuple(str(d) for d, mode in WRITE_MODES.items() if mode != 7)
 # Modes we read. 7/8 are python-mrcz's int32/uint32; 101 is IMOD's packed 4-bit.
 READ_MODES: dict[int, np.dtype] = {
     0: np.dtype(np.int8),

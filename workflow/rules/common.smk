@@ -2,6 +2,7 @@
 
 import glob
 import os
+from pathlib import Path
 
 SCRIPTS = os.path.join(workflow.basedir, "workflow", "scripts")
 DEMO = "resources/demo"
@@ -89,8 +90,78 @@ def final_targets():
         targets += expand("results/gain/{stack}.{ext}", stack=STACKS, ext=("gain.mrc", "json"))
         if config["gamma"]["write_movies"]:
             targets += expand("results/gain/{stack}.norm.mrc", stack=STACKS)
+    targets.append("results/report/summary.html")
+    if config["koma"]["enabled"]:
+        targets += expand("results/koma/{stack}.{ext}", stack=STACKS, ext=("gain.mrc", "json"))
+        if config["koma"]["write_movies"]:
+            targets += expand("results/koma/{stack}.norm.mrc", stack=STACKS)
     return targets
 
 
 def intermediate(path):
     return path if config["keep_intermediate"] else temp(path)
+
+
+# KOMA: stacks are in acquisition order when their names sort that way (SerialEM numbering).
+
+
+def koma_radius():
+    """The configured radius, clamped so a short session still has a full shifted window."""
+    return max(1, min(config["koma"]["radius"], (len(STACKS) - 1) // 2))
+
+
+def koma_window(stack):
+    """The stacks [lo, hi) of the window of ``stack`` (mrczflow.koma.window)."""
+    from mrczflow.koma import window
+
+    return window(STACKS.index(stack), len(STACKS), koma_radius())
+
+
+def koma_prefix_after(index):
+    """Prefix file C[index] (the sum of stacks 0 .. index-1); C[0] is no file."""
+    return [] if index == 0 else f"results/koma/prefix/{STACKS[index - 1]}.prefix.mrcz"
+
+
+def koma_gain(wildcards):
+    """The gain applied before KOMA: the stack's gamma gain, else the vendor gain, else none."""
+    if config["gamma"]["enabled"]:
+        return f"results/gain/{wildcards.stack}.gain.mrc"
+    return gain_reference()
+
+
+def outlier_flags(wildcards):
+    return f"results/outliers/{wildcards.stack}.mask.mrcz" if config["outliers"]["enabled"] else []
+
+
+def koma_decision(stack):
+    if stack in config["koma"]["include"]:
+        return "include"
+    if stack in config["koma"]["exclude"]:
+        return "exclude"
+    return "auto"
+
+
+def koma_movie(path):
+    return temp(path) if config["koma"]["temp_movies"] else path
+
+
+def failed_stacks():
+    """Stacks whose last attempt at some step ended with an ``error:`` line (the report lists them)."""
+    from mrczflow.sessionreport import STAGES, error_line
+
+    return {s for s in STACKS for stage in STAGES if error_line(Path("logs") / stage / f"{s}.log")}
+
+
+def report_inputs(wildcards):
+    """Every per-stack record of the stacks that did not fail, by the stages switched on."""
+    ok = [s for s in STACKS if s not in failed_stacks()]
+    inputs = expand("results/{folder}/{stack}.json", folder=("ingest", "mrcz"), stack=ok)
+    if config["outliers"]["enabled"]:
+        inputs += expand("results/outliers/{stack}.{ext}", stack=ok, ext=("json", "mask.mrcz"))
+    if config["gamma"]["enabled"]:
+        inputs.append("results/gamma/gamma_fit.yaml")
+    if config["koma"]["enabled"]:
+        inputs += expand("results/koma/{stack}.json", stack=ok)
+        inputs += expand("results/koma/sums/{stack}.json", stack=ok)
+        inputs += expand("results/koma/prefix/{stack}.prefix.mrcz", stack=ok)
+    return inputs

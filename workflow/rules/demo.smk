@@ -17,6 +17,11 @@ rule simulate_demo:
         n_frames=config["demo"]["n_frames"],
         seed=config["demo"]["seed"],
         flat_rates=",".join(str(r) for r in config["demo"]["flat_dose_rates"]),
+        specimens=" ".join(
+            f"--{kind.replace('_', '-')} {','.join(str(i) for i in config['demo'][kind])}"
+            for kind in ("carbon_stacks", "crystalline_stacks")
+            if config["demo"][kind]
+        ),
     log:
         "logs/simulate_demo/simulate_demo.log",
     benchmark:
@@ -29,4 +34,5 @@ rule simulate_demo:
         "../../envs/mrczflow.yaml"
     shell:
         "python {params.script} {params.folder} --shape {params.shape} --n-stacks {params.n_stacks}"
-        " --n-frames {params.n_frames} --seed {params.seed} --flat-dose-rates {params.flat_rates} > {log} 2>&1"
+        " --n-frames {params.n_frames} --seed {params.seed} --flat-dose-rates {params.flat_rates}"
+        " {params.specimens} > {log} 2>&1"

@@ -9,7 +9,7 @@ rule fit_gamma:
         gain=gain_reference(),
     output:
         fit="results/gamma/gamma_fit.yaml",
-        plot=report("results/gamma/gamma_fit.png", category="Gain", caption="../report/gamma_fit.rst"),
+        plot=report("results/gamma/gamma_fit.png", category="4. Gain", caption="../report/gamma_fit.rst"),
     params:
         script=os.path.join(SCRIPTS, "fit_gamma.py"),
         options=" ".join(

@@ -1,0 +1,84 @@
+"""KOMA scored against the simulator (issue 7 targets, at a test's size; benchmarks/bench_koma.py prints them).
+
+Sessions of 30 movies of 128x128 px, 40 frames of 0.25 s, at the paper's dose
+rates (vacuum 7, particles 4.5 e/px/s); gain before KOMA is the vendor gain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mrczflow import koma, mrcz, outliers
+from mrczflow.komascore import gain_scores, koma_scores, stack_sums
+from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
+
+pytestmark = pytest.mark.slow
+N_STACKS = 30
+CARBON = (7, 15, 22)
+
+
+def session(folder, specimen, carbon=()):
+    rate = {"vacuum": 7.0, "particles": 4.5}[specimen]
+    simulate(
+        folder,
+        SessionConfig(
+            n_stacks=N_STACKS, n_frames=40, dose_rate=rate, specimen=specimen, carbon_stacks=carbon, seed=5
+        ),
+        DetectorConfig(shape=(128, 128)),
+        references=False,
+    )
+    truth = Truth(folder / "truth" / "session.npz")
+    raw, filtered = [], []
+    for i in range(N_STACKS):
+        stack = mrcz.read(folder / "movies" / f"stack_{i:04d}.mrc")
+        raw.append(stack.astype(np.float32))
+        flags = outliers.detect(outliers.stack_sum(stack)).flags
+        filtered.append(np.array(list(outliers.filtered_frames(stack, flags))))
+    return raw, filtered, truth.vendor_gain
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    return {s: session(tmp_path_factory.mktemp(s), s) for s in ("vacuum", "particles")}
+
+
+def mean(scores):
+    return float(np.mean(list(scores.values())))
+
+
+def test_outlier_filter_plus_koma_at_radius_12_leaves_vacuum_within_0_001_of_zero(sessions):
+    raw, filtered, gain = sessions["vacuum"]
+    value = mean(koma_scores(filtered, stack_sums(filtered), 12, gain))
+    assert abs(value) < 0.001, value
+    assert value < mean(gain_scores(filtered, gain))  # better than the filter with the vendor gain alone
+
+
+@pytest.mark.parametrize(("specimen", "from_radius"), [("vacuum", 4), ("particles", 8)])
+def test_koma_beats_plain_gain_normalisation(sessions, specimen, from_radius):
+    raw, filtered, gain = sessions[specimen]
+    plain = mean(gain_scores(raw, gain))
+    sums = stack_sums(raw)
+    for radius in (from_radius, 12):
+        assert mean(koma_scores(raw, sums, radius, gain)) < plain
+        assert mean(koma_scores(filtered, stack_sums(filtered), radius, gain)) < plain / 4
+
+
+def test_the_default_form_and_denoising_are_the_better_ones(sessions):
+    raw, filtered, gain = sessions["particles"]
+    sums = stack_sums(filtered)
+    default = mean(koma_scores(filtered, sums, 4, gain))
+    assert default < mean(koma_scores(filtered, sums, 4, gain, denoise=False)) / 2
+    assert default <= mean(koma_scores(filtered, sums, 4, gain, form="subtract")) + 1e-5
+
+
+def test_carbon_stacks_are_excluded_automatically_and_neighbours_do_as_well_as_hand_pruning(tmp_path):
+    raw, filtered, gain = session(tmp_path, "particles", carbon=CARBON)
+    sums = stack_sums(filtered)
+    auto = {i for i, total in enumerate(sums) if koma.contrast(total, gain) > 0.08}
+    assert auto == set(CARBON)
+    radius = 6
+    neighbours = sorted({j for i in CARBON for j in range(i - radius, i + radius + 1)} - set(CARBON))
+    automatic = mean(koma_scores(filtered, sums, radius, gain, excluded=auto, scored=neighbours))
+    hand = mean(koma_scores(filtered, sums, radius, gain, excluded=set(CARBON), scored=neighbours))
+    assert automatic <= hand + 1e-6

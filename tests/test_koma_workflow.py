@@ -1,0 +1,99 @@
+"""KOMA as workflow rules (issue 7): exclusion of high-contrast stacks, outputs, incremental sessions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mrczflow import mrcz
+from mrczflow.koma import windows_changed_by_append
+from mrczflow.simulate import DetectorConfig, SessionConfig, simulate
+
+from .workflow_helpers import arrive, configure, deploy, jobs_run, snakemake
+
+pytestmark = pytest.mark.slow
+RADIUS = 2
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory):
+    """Seven stacks, the third over a carbon film edge."""
+    out = tmp_path_factory.mktemp("raw")
+    simulate(
+        out,
+        SessionConfig(n_stacks=7, n_frames=8, carbon_stacks=(2,), seed=6),
+        DetectorConfig(shape=(96, 96)),
+        references=True,
+    )
+    return out
+
+
+def stats(dest, stack):
+    return json.loads((dest / "results" / "koma" / f"{stack}.json").read_text())
+
+
+def test_koma_excludes_carbon_writes_movies_and_gains_and_reruns_only_changed_windows(tmp_path, raw):
+    dest = deploy(tmp_path / "wf")
+    inputs = tmp_path / "incoming"
+    arrive(raw, inputs, range(6))
+    configure(
+        dest,
+        movies=str(inputs / "*.mrc"),
+        gain={"reference": str(raw / "references" / "gain_vendor.mrc")},
+        gamma={"enabled": False},
+        koma={"radius": RADIUS},
+    )
+    result = snakemake(dest, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    per_stack = {"ingest": 6, "compress": 6, "outliers": 6, "koma_sum": 6, "koma_prefix": 6, "koma": 6}
+    assert jobs_run(result) == {"all": 1, **per_stack, "session_report": 1}
+
+    screen = json.loads((dest / "results" / "koma" / "sums" / "stack_0002.json").read_text())
+    assert screen["high_contrast"] and screen["contrast"] > 0.08
+    for i in (0, 1, 3, 4, 5):
+        record = stats(dest, f"stack_{i:04d}")
+        assert record["excluded_in_window"] == ["stack_0002"] or "stack_0002" not in record["window"]
+        assert record["window_stacks_used"] == 2 * RADIUS - ("stack_0002" in record["window"])
+        assert record["correlated_noise_after"] < record["correlated_noise_before"] / 2
+    assert stats(dest, "stack_0002")["high_contrast"]
+
+    movie = mrcz.read(dest / "results" / "koma" / "stack_0004.norm.mrc")
+    gain = mrcz.read(dest / "results" / "koma" / "stack_0004.gain.mrc")
+    counts = mrcz.read(raw / "movies" / "stack_0004.mrc").astype(np.float32)
+    assert movie.dtype == np.float32 and movie.shape == counts.shape and gain.dtype == np.float32
+    flags = mrcz.read(dest / "results" / "outliers" / "stack_0004.mask.mrcz")
+    clean = flags == 0
+    # The gain reference is the whole correction: counts * gain == the movie away from outliers.
+    assert np.allclose(movie[:, clean], (counts * gain)[:, clean], rtol=1e-5, atol=1e-5)
+    assert movie.mean() == pytest.approx(counts.mean(), rel=0.05)
+    for rule in ("koma_sum", "koma_prefix", "koma"):
+        assert (
+            (dest / "logs" / rule / "stack_0004.log").read_text().startswith(f"mrczflow {rule}: stack_0004")
+        )
+        assert (dest / "logs" / "benchmark" / rule / "stack_0004.tsv").exists()
+
+    arrive(raw, inputs, [6])
+    added = snakemake(dest, "--cores", "2")
+    assert added.returncode == 0, added.stderr[-3000:]
+    changed = windows_changed_by_append(6, RADIUS)
+    assert changed == [4, 5]
+    one = {rule: 1 for rule in ("ingest", "compress", "outliers", "koma_sum", "koma_prefix")}
+    assert jobs_run(added) == {"all": 1, **one, "koma": len(changed) + 1, "session_report": 1}
+
+    configure(dest, koma={"include": ["stack_0002"]})
+    included = snakemake(dest, "--cores", "2")
+    assert included.returncode == 0, included.stderr[-3000:]
+    assert stats(dest, "stack_0003")["excluded_in_window"] == []
+    assert stats(dest, "stack_0003")["window_stacks_used"] == 2 * RADIUS
+
+
+def test_too_short_a_session_and_unknown_names_are_refused(tmp_path, raw):
+    dest = deploy(tmp_path / "wf")
+    configure(dest, movies=str(raw / "movies" / "stack_000[01].mrc"), gamma={"enabled": False})
+    result = snakemake(dest, "-n", "--cores", "1")
+    assert result.returncode != 0 and "KOMA needs at least 3 stacks" in result.stderr + result.stdout
+    configure(dest, movies=str(raw / "movies" / "*.mrc"), koma={"exclude": ["stack_9999"]})
+    result = snakemake(dest, "-n", "--cores", "1")
+    assert result.returncode != 0 and "no stack named 'stack_9999'" in result.stderr + result.stdout
