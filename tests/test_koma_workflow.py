@@ -82,6 +82,14 @@ def test_koma_excludes_carbon_writes_movies_and_gains_and_reruns_only_changed_wi
     one = {rule: 1 for rule in ("ingest", "compress", "outliers", "koma_sum", "koma_prefix")}
     assert jobs_run(added) == {"all": 1, **one, "koma": len(changed) + 1, "session_report": 1}
 
+    configure(dest, koma={"temp_movies": True})
+    temporary = snakemake(dest, "--cores", "2", "--forcerun", "koma")
+    assert temporary.returncode == 0, temporary.stderr[-3000:]
+    assert not list((dest / "results" / "koma").glob("*.norm.mrc"))  # written, then deleted: nothing read them
+    assert len(list((dest / "results" / "koma").glob("*.gain.mrc"))) == 7
+    asked = snakemake(dest, "--cores", "2", "results/koma/stack_0001.norm.mrc")
+    assert asked.returncode == 0 and (dest / "results" / "koma" / "stack_0001.norm.mrc").exists()
+
     configure(dest, koma={"include": ["stack_0002"]})
     included = snakemake(dest, "--cores", "2")
     assert included.returncode == 0, included.stderr[-3000:]

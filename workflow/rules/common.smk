@@ -93,7 +93,9 @@ def final_targets():
     targets.append("results/report/summary.html")
     if config["koma"]["enabled"]:
         targets += expand("results/koma/{stack}.{ext}", stack=STACKS, ext=("gain.mrc", "json"))
-        if config["koma"]["write_movies"]:
+        # Temporary movies exist for the rules that read them (e.g. your motion correction) and are
+        # deleted after; as final targets they would never be.
+        if config["koma"]["write_movies"] and not config["koma"]["temp_movies"]:
             targets += expand("results/koma/{stack}.norm.mrc", stack=STACKS)
     return targets
 
