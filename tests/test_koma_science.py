@@ -11,6 +11,7 @@ import pytest
 
 from mrczflow import koma, mrcz, outliers
 from mrczflow.komascore import gain_scores, koma_scores, stack_sums
+from mrczflow.metrics import correlated_noise
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
 
 pytestmark = pytest.mark.slow
@@ -35,12 +36,12 @@ def session(folder, specimen, carbon=()):
         raw.append(stack.astype(np.float32))
         flags = outliers.detect(outliers.stack_sum(stack)).flags
         filtered.append(np.array(list(outliers.filtered_frames(stack, flags))))
-    return raw, filtered, truth.vendor_gain
+    return raw, filtered, truth.vendor_gain, truth
 
 
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
-    return {s: session(tmp_path_factory.mktemp(s), s) for s in ("vacuum", "particles")}
+    return {s: session(tmp_path_factory.mktemp(s), s)[:3] for s in ("vacuum", "particles")}
 
 
 def mean(scores):
@@ -73,7 +74,7 @@ def test_the_default_form_and_denoising_are_the_better_ones(sessions):
 
 
 def test_carbon_stacks_are_excluded_automatically_and_neighbours_do_as_well_as_hand_pruning(tmp_path):
-    raw, filtered, gain = session(tmp_path, "particles", carbon=CARBON)
+    raw, filtered, gain, _ = session(tmp_path, "particles", carbon=CARBON)
     sums = stack_sums(filtered)
     auto = {i for i, total in enumerate(sums) if koma.contrast(total, gain) > 0.08}
     assert auto == set(CARBON)
@@ -82,3 +83,22 @@ def test_carbon_stacks_are_excluded_automatically_and_neighbours_do_as_well_as_h
     automatic = mean(koma_scores(filtered, sums, radius, gain, excluded=auto, scored=neighbours))
     hand = mean(koma_scores(filtered, sums, radius, gain, excluded=set(CARBON), scored=neighbours))
     assert automatic <= hand + 1e-6
+
+
+def test_on_particles_outlier_filter_plus_koma_leaves_within_0_001_of_what_the_specimen_itself_correlates(
+    tmp_path,
+):
+    """The specimen correlates a stack's frames too (signal, not noise): the floor is measured with the truth."""
+    raw, filtered, gain, truth = session(tmp_path, "particles")
+    lines = truth.lines * truth.meta["cmos_counts"]
+    floor = []
+    for i, stack in enumerate(raw):
+        true_outliers, ambiguous = truth.outlier_masks(i)
+        flags = np.where(true_outliers | ambiguous, outliers.HOT, 0).astype(np.uint8)
+        true_gain = 1.0 / truth.gain(truth.stack(i).dose_rate)
+        frames = outliers.filtered_frames(stack.astype(np.uint16), flags)
+        floor.append(correlated_noise((f - lines) * true_gain for f in frames))
+    floor = float(np.mean(floor))
+    value = mean(koma_scores(filtered, stack_sums(filtered), 12, gain))
+    assert 0 < floor < value < floor + 0.001, (floor, value)
+    assert value - floor < (mean(gain_scores(raw, gain)) - floor) / 10

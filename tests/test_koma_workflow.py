@@ -85,7 +85,9 @@ def test_koma_excludes_carbon_writes_movies_and_gains_and_reruns_only_changed_wi
     configure(dest, koma={"temp_movies": True})
     temporary = snakemake(dest, "--cores", "2", "--forcerun", "koma")
     assert temporary.returncode == 0, temporary.stderr[-3000:]
-    assert not list((dest / "results" / "koma").glob("*.norm.mrc"))  # written, then deleted: nothing read them
+    assert not list(
+        (dest / "results" / "koma").glob("*.norm.mrc")
+    )  # written, then deleted: nothing read them
     assert len(list((dest / "results" / "koma").glob("*.gain.mrc"))) == 7
     asked = snakemake(dest, "--cores", "2", "results/koma/stack_0001.norm.mrc")
     assert asked.returncode == 0 and (dest / "results" / "koma" / "stack_0001.norm.mrc").exists()
