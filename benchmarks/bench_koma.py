@@ -27,10 +27,9 @@ import click
 import numpy as np
 from scipy.optimize import curve_fit
 
-from mrczflow import koma, mrcz, outliers
-from mrczflow.komascore import gain_scores, koma_scores, stack_sums
+from mrczflow import koma, mrcz
+from mrczflow.komascore import gain_scores, koma_scores, load_session, stack_sums, truth_floor
 from mrczflow.komasteps import koma_prefix_step, koma_step, koma_sum_step
-from mrczflow.metrics import correlated_noise
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
 
 RADII = tuple(range(1, 26))
@@ -53,33 +52,6 @@ def make_session(folder: Path, specimen: str, n_stacks: int, size: int, carbon=(
         references=False,
     )
     return Truth(folder / "truth" / "session.npz")
-
-
-def load(folder: Path, n_stacks: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Raw stacks (float32) and the same stacks with the outlier filter applied."""
-    raw, filtered = [], []
-    for i in range(n_stacks):
-        stack = mrcz.read(folder / "movies" / f"stack_{i:04d}.mrc")
-        flags = outliers.detect(outliers.stack_sum(stack)).flags
-        raw.append(stack.astype(np.float32))
-        filtered.append(np.array(list(outliers.filtered_frames(stack, flags))))
-    return raw, filtered
-
-
-def truth_floor(folder: Path, truth: Truth, stacks: list[np.ndarray]) -> float:
-    """What no normalisation can remove: true outliers (and ambiguous ones) filled, true gain, lines subtracted.
-
-    For vacuum about the weak, undetectable hot pixels; for particles also the
-    specimen itself, which correlates the frames of a stack (the paper's caveat).
-    """
-    lines = truth.lines * truth.meta["cmos_counts"]
-    values = []
-    for i, stack in enumerate(stacks):
-        true_outliers, ambiguous = truth.outlier_masks(i)
-        flags = np.where(true_outliers | ambiguous, outliers.HOT, 0).astype(np.uint8)
-        gain = 1.0 / truth.gain(truth.stack(i).dose_rate)
-        values.append(correlated_noise((f - lines) * gain for f in outliers.filtered_frames(stack, flags)))
-    return float(np.mean(values))
 
 
 def reciprocal(a, c, p, r):
@@ -183,7 +155,7 @@ def choices(sessions: dict) -> None:
 def carbon(folder: Path, n_stacks: int, size: int, gain_of) -> None:
     bad = (n_stacks // 4, n_stacks // 2, 3 * n_stacks // 4)
     truth = make_session(folder, "particles", n_stacks, size, carbon=bad)
-    _, filtered = load(folder, n_stacks)
+    _, filtered = load_session(folder, n_stacks)
     gain = gain_of(truth)
     sums = stack_sums(filtered)
     auto = {i for i, total in enumerate(sums) if koma.contrast(total, gain) > 0.08}
@@ -250,9 +222,8 @@ def main(stacks: int, size: int, plot: Path) -> None:
         for specimen in RATES:
             folder = Path(tmp) / specimen
             truth = make_session(folder, specimen, stacks, size)
-            raw, filtered = load(folder, stacks)
-            counts = [stack.astype(np.uint16) for stack in raw]
-            sessions[specimen] = (raw, filtered, truth.vendor_gain, truth_floor(folder, truth, counts))
+            raw, filtered = load_session(folder, stacks)
+            sessions[specimen] = (raw, filtered, truth.vendor_gain, truth_floor(truth, raw))
             if gain_path is None:
                 gain_path = folder / "gain_vendor.mrc"
                 mrcz.write(gain_path, truth.vendor_gain, compression=None)

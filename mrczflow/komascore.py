@@ -9,11 +9,13 @@ Holds the whole session, which only a benchmark may do.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from pathlib import Path
 
 import numpy as np
 
-from . import koma
+from . import koma, mrcz, outliers
 from .metrics import correlated_noise
+from .simulate import Truth
 
 
 def stack_sums(stacks: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -63,3 +65,32 @@ def gain_scores(stacks: Sequence[np.ndarray], gain: np.ndarray | None) -> dict[i
         i: correlated_noise(s if gain is None else (frame * gain for frame in s))
         for i, s in enumerate(stacks)
     }
+
+
+def load_session(folder: str | Path, n_stacks: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A simulated session's stacks as float32, raw and with the outlier filter applied."""
+    raw, filtered = [], []
+    for i in range(n_stacks):
+        stack = mrcz.read(Path(folder) / "movies" / f"stack_{i:04d}.mrc")
+        flags = outliers.detect(outliers.stack_sum(stack)).flags
+        raw.append(stack.astype(np.float32))
+        filtered.append(np.array(list(outliers.filtered_frames(stack, flags))))
+    return raw, filtered
+
+
+def truth_floor(truth: Truth, stacks: Sequence[np.ndarray]) -> float:
+    """What no normalisation can remove: true outliers (and ambiguous ones) filled, true gain, lines subtracted.
+
+    For vacuum about the weak, undetectable hot pixels; for particles also the
+    specimen itself, which correlates the frames of a stack (the paper's caveat).
+    ``stacks`` are the raw counts.
+    """
+    lines = truth.lines * truth.meta["cmos_counts"]
+    values = []
+    for i, stack in enumerate(stacks):
+        true_outliers, ambiguous = truth.outlier_masks(i)
+        flags = np.where(true_outliers | ambiguous, outliers.HOT, 0).astype(np.uint8)
+        gain = 1.0 / truth.gain(truth.stack(i).dose_rate)
+        frames = outliers.filtered_frames(np.asarray(stack, np.uint16), flags)
+        values.append(correlated_noise((f - lines) * gain for f in frames))
+    return float(np.mean(values))

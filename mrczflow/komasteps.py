@@ -154,7 +154,9 @@ def window_correction(
     denoise: bool = True,
 ) -> tuple[koma.Correction, dict[str, Any]]:
     """The correction of one stack from its sum and the prefixes around its window."""
-    own = mrcz.read(sum_path)
+    with mrcz.MrczReader(sum_path) as reader:
+        own = reader.read()
+        own_frames = int(reader.metadata["koma_sum"]["frames"])
     lo, lo_state = _prefix_state(prefix_lo_path, own.shape)
     hi, hi_state = _prefix_state(prefix_hi_path, own.shape)
     excluded = {entry["stack"] for entry in hi_state["excluded"]} - {
@@ -166,8 +168,6 @@ def window_correction(
             f"the window of {stack_name} has {len(window_stacks)}: rerun koma_prefix"
         )
     own_included = stack_name not in excluded
-    with mrcz.MrczReader(sum_path) as reader:
-        own_frames = int(reader.metadata["koma_sum"]["frames"])
     n_stacks = hi_state["included"] - lo_state["included"] - own_included
     n_frames = hi_state["frames"] - lo_state["frames"] - own_frames * own_included
     window_total = koma.window_sum(lo, hi, own if own_included else None)

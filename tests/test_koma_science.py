@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mrczflow import koma, mrcz, outliers
-from mrczflow.komascore import gain_scores, koma_scores, stack_sums
-from mrczflow.metrics import correlated_noise
+from mrczflow import koma
+from mrczflow.komascore import gain_scores, koma_scores, load_session, stack_sums, truth_floor
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
 
 pytestmark = pytest.mark.slow
@@ -30,18 +29,13 @@ def session(folder, specimen, carbon=()):
         references=False,
     )
     truth = Truth(folder / "truth" / "session.npz")
-    raw, filtered = [], []
-    for i in range(N_STACKS):
-        stack = mrcz.read(folder / "movies" / f"stack_{i:04d}.mrc")
-        raw.append(stack.astype(np.float32))
-        flags = outliers.detect(outliers.stack_sum(stack)).flags
-        filtered.append(np.array(list(outliers.filtered_frames(stack, flags))))
+    raw, filtered = load_session(folder, N_STACKS)
     return raw, filtered, truth.vendor_gain, truth
 
 
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
-    return {s: session(tmp_path_factory.mktemp(s), s)[:3] for s in ("vacuum", "particles")}
+    return {s: session(tmp_path_factory.mktemp(s), s) for s in ("vacuum", "particles")}
 
 
 def mean(scores):
@@ -49,7 +43,7 @@ def mean(scores):
 
 
 def test_outlier_filter_plus_koma_at_radius_12_leaves_vacuum_within_0_001_of_zero(sessions):
-    raw, filtered, gain = sessions["vacuum"]
+    raw, filtered, gain, _ = sessions["vacuum"]
     value = mean(koma_scores(filtered, stack_sums(filtered), 12, gain))
     assert abs(value) < 0.001, value
     assert value < mean(gain_scores(filtered, gain))  # better than the filter with the vendor gain alone
@@ -57,7 +51,7 @@ def test_outlier_filter_plus_koma_at_radius_12_leaves_vacuum_within_0_001_of_zer
 
 @pytest.mark.parametrize(("specimen", "from_radius"), [("vacuum", 4), ("particles", 8)])
 def test_koma_beats_plain_gain_normalisation(sessions, specimen, from_radius):
-    raw, filtered, gain = sessions[specimen]
+    raw, filtered, gain, _ = sessions[specimen]
     plain = mean(gain_scores(raw, gain))
     sums = stack_sums(raw)
     for radius in (from_radius, 12):
@@ -66,7 +60,7 @@ def test_koma_beats_plain_gain_normalisation(sessions, specimen, from_radius):
 
 
 def test_the_default_form_and_denoising_are_the_better_ones(sessions):
-    raw, filtered, gain = sessions["particles"]
+    raw, filtered, gain, _ = sessions["particles"]
     sums = stack_sums(filtered)
     default = mean(koma_scores(filtered, sums, 4, gain))
     assert default < mean(koma_scores(filtered, sums, 4, gain, denoise=False)) / 2
@@ -86,19 +80,11 @@ def test_carbon_stacks_are_excluded_automatically_and_neighbours_do_as_well_as_h
 
 
 def test_on_particles_outlier_filter_plus_koma_leaves_within_0_001_of_what_the_specimen_itself_correlates(
-    tmp_path,
+    sessions,
 ):
     """The specimen correlates a stack's frames too (signal, not noise): the floor is measured with the truth."""
-    raw, filtered, gain, truth = session(tmp_path, "particles")
-    lines = truth.lines * truth.meta["cmos_counts"]
-    floor = []
-    for i, stack in enumerate(raw):
-        true_outliers, ambiguous = truth.outlier_masks(i)
-        flags = np.where(true_outliers | ambiguous, outliers.HOT, 0).astype(np.uint8)
-        true_gain = 1.0 / truth.gain(truth.stack(i).dose_rate)
-        frames = outliers.filtered_frames(stack.astype(np.uint16), flags)
-        floor.append(correlated_noise((f - lines) * true_gain for f in frames))
-    floor = float(np.mean(floor))
+    raw, filtered, gain, truth = sessions["particles"]
+    floor = truth_floor(truth, raw)
     value = mean(koma_scores(filtered, stack_sums(filtered), 12, gain))
     assert 0 < floor < value < floor + 0.001, (floor, value)
     assert value - floor < (mean(gain_scores(raw, gain)) - floor) / 10
