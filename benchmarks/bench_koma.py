@@ -28,9 +28,10 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from mrczflow import koma, mrcz
-from mrczflow.komascore import gain_scores, koma_scores, load_session, stack_sums, truth_floor
-from mrczflow.komasteps import koma_prefix_step, koma_step, koma_sum_step
+from mrczflow.koma.steps import koma as koma_step
+from mrczflow.koma.steps import koma_prefix, koma_sum
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
+from mrczflow.simulate.koma_scores import gain_scores, koma_scores, load_session, stack_sums, truth_floor
 
 RADII = tuple(range(1, 26))
 RATES = {"vacuum": 7.0, "particles": 4.5}
@@ -176,13 +177,13 @@ def timing(folder: Path, n_stacks: int, gain_path: Path, repeats: int = 3) -> No
     for name in names:
         counts = work / f"{name}.mrcz"
         mrcz.write(counts, mrcz.read(folder / "movies" / f"{name}.mrc").astype(np.uint8))
-        koma_sum_step(counts, work / f"{name}.sum.mrcz", work / f"{name}.sum.json", stack_name=name)
-        koma_prefix_step(
+        koma_sum(counts, work / f"{name}.sum.mrcz", work / f"{name}.sum.json", stack=name)
+        koma_prefix(
             previous,
             work / f"{name}.sum.mrcz",
             work / f"{name}.sum.json",
             work / f"{name}.prefix.mrcz",
-            stack_name=name,
+            stack=name,
         )
         previous = work / f"{name}.prefix.mrcz"
     centre = n_stacks // 2
@@ -199,7 +200,7 @@ def timing(folder: Path, n_stacks: int, gain_path: Path, repeats: int = 3) -> No
                 work / f"{names[hi - 1]}.prefix.mrcz",
                 work / f"gain_{a}.mrc",
                 work / f"stats_{a}.json",
-                stack_name=names[centre],
+                stack=names[centre],
                 window_stacks=names[lo:hi],
                 radius=a,
                 gain_path=gain_path,

@@ -28,7 +28,7 @@ import mrcz as reference
 import numpy as np
 
 from mrczflow import mrcz
-from mrczflow.metrics import entropy_bound
+from mrczflow.storage.entropy import entropy_bound
 
 
 def median_time(action, repeats: int) -> float:

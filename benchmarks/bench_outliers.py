@@ -21,8 +21,9 @@ import click
 import numpy as np
 
 from mrczflow import mrcz, outliers
-from mrczflow.metrics import correlated_noise, detection_score
+from mrczflow.koma.noise import correlated_noise
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
+from mrczflow.simulate.scores import baseline_mask, detection_score
 
 DOSES = {0.25: (1.0, 0.25), 1.0: (4.0, 0.25), 4.0: (4.0, 1.0)}  # e/px/frame: (dose rate, frame time)
 
@@ -54,7 +55,7 @@ def score_stack(stack: np.ndarray, truth: Truth, index: int) -> dict:
     hot_truth = true_outliers & ~truth.dead_mask(index)
     care = ~ambiguous & ~truth.dead_mask(index)
     ours = detection_score((detection.flags & outliers.HOT > 0)[care], hot_truth[care])
-    base = detection_score(outliers.baseline_mask(total)[care], hot_truth[care])
+    base = detection_score(baseline_mask(total)[care], hot_truth[care])
     normalised = stack.astype(np.float32) * truth.vendor_gain
     filled = np.array(list(outliers.filtered_frames(normalised, detection.flags)))
     return {

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from mrczflow import mrcz
-from mrczflow.metrics import correlated_noise
+from mrczflow.koma.noise import correlated_noise
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
 
 

@@ -23,7 +23,8 @@ import numpy as np
 import tifffile
 
 from mrczflow import mrcz
-from mrczflow.steps import compress_stack, ingest_movie
+from mrczflow.storage.settings import DoseSettings, IngestSettings
+from mrczflow.storage.steps import compress, ingest
 
 
 def peak_rss_mb() -> float:
@@ -68,20 +69,16 @@ def main(frames: int, shape: tuple[int, int], dose: float) -> None:
             shutil.copyfile(path, folder / "copy.bin")
             copy_s = time.perf_counter() - start
             start = time.perf_counter()
-            ingest_movie(
+            ingest(
                 path,
                 folder / "c.counts.mrcz",
                 folder / "c.json",
                 stack="bench",
-                dose_source="config",
-                dose_rate=4.0,
-                frame_time=0.25,
-                gain=str(gain_path) if "float" in name else None,
+                settings=IngestSettings(dose=DoseSettings(source="config", dose_rate=4.0, frame_time=0.25)),
+                gain_path=str(gain_path) if "float" in name else None,
             )
             ingest_s = time.perf_counter() - start
-            summary = compress_stack(
-                folder / "c.counts.mrcz", folder / "c.json", folder / "c.mrcz", compression=mrcz.Compression()
-            )
+            summary = compress(folder / "c.counts.mrcz", folder / "c.json", folder / "c.mrcz")
             total = time.perf_counter() - start
             print(
                 f"{name:>22} {megabytes:7.0f} {ingest_s:9.2f} {total - ingest_s:11.2f} {total:8.2f} "

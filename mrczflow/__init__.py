@@ -1,13 +1,26 @@
 """mrczflow: lossless 8-bit MRCZ storage and open gain/outlier correction for cryo-EM movies.
 
-Modules
--------
+One subpackage per stage of the workflow (and of the paper):
+
 mrczflow.mrcz
     Read and write MRC2014 and MRCZ (blosc-compressed MRC) files.
-mrczflow.simulate
-    Direct-detector simulator with ground truth (the data source for tests and the demo).
-mrczflow.metrics
-    Quality scores against simulator ground truth.
+mrczflow.storage
+    Movies in any detector format -> verified counts -> lossless uint8 MRCZ (rules ingest, compress).
+mrczflow.outliers
+    Per-stack hot/dead pixel filter, paper section 4 (rule outliers).
+mrczflow.gain
+    Gamma-corrected gain, paper section 5.1 (rules fit_gamma, apply_gain, normalise).
+mrczflow.koma
+    Knock-out moving average, paper section 5.2 (rules koma_sum, koma_prefix, koma).
+mrczflow.report
+    The session report (rule session_report).
+
+The direct-detector simulator with ground truth, and the scores against it, is
+a subpackage of its own for tests, benchmarks and the demo; no stage imports it.
+
+Shared: :mod:`.settings` (config section -> settings object), :mod:`.jobs` (log
+banner, progress, JSON records, a job's verdict), :mod:`.fileio` (atomic
+writes), :mod:`.figures` (figure style), :mod:`.cli` (the ``mrczflow`` command).
 """
 
 __version__ = "0.1.0"

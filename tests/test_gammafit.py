@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 
 from mrczflow import mrcz
-from mrczflow.gainref import orient
-from mrczflow.gainsteps import sum_movie
-from mrczflow.gammafit import (
+from mrczflow.gain.fit import (
     GammaFit,
     GammaFitError,
     apply_gamma_gain,
@@ -18,6 +16,8 @@ from mrczflow.gammafit import (
     robust_clip,
     smoothed_spread,
 )
+from mrczflow.gain.reference import orient
+from mrczflow.gain.steps import sum_movie
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
 
 RATES = SessionConfig().flat_dose_rates

@@ -10,10 +10,11 @@ import pytest
 import tifffile
 
 from mrczflow import mrcz
-from mrczflow.decimate import DecimationError, to_uint8
-from mrczflow.gainref import GainError, load_gain, orient
-from mrczflow.ingest import IngestError, exposure_from_mdoc, measured_dose_rate, open_movie, recover_counts
+from mrczflow.gain.reference import GainError, load_gain, orient
 from mrczflow.simulate.outputs import write_mdoc
+from mrczflow.storage.decimate import DecimationError, to_uint8
+from mrczflow.storage.exposure import exposure_from_mdoc, measured_dose_rate
+from mrczflow.storage.movies import IngestError, open_movie, recover_counts
 
 from .eer_files import encode_frame, write_eer
 

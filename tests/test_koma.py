@@ -7,7 +7,7 @@ import pytest
 
 from mrczflow import koma
 from mrczflow.koma import prefix_sums, window, window_sum, windows_changed_by_append
-from mrczflow.metrics import correlated_noise
+from mrczflow.koma.noise import correlated_noise
 
 
 @pytest.mark.parametrize("radius", [1, 3, 12])

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from mrczflow import koma
-from mrczflow.komascore import gain_scores, koma_scores, load_session, stack_sums, truth_floor
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
+from mrczflow.simulate.koma_scores import gain_scores, koma_scores, load_session, stack_sums, truth_floor
 
 pytestmark = pytest.mark.slow
 N_STACKS = 30

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mrczflow.metrics import correlated_noise, detection_score, entropy_bound, normalisation_error
+from mrczflow.koma.noise import correlated_noise
+from mrczflow.simulate.scores import detection_score, normalisation_error
+from mrczflow.storage.entropy import entropy_bound
 
 
 def test_correlated_noise_matches_pairwise_pearson_and_known_ratio():

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from mrczflow import mrcz, outliers
-from mrczflow.metrics import correlated_noise, detection_score
+from mrczflow.koma.noise import correlated_noise
+from mrczflow.outliers.steps import outliers as outlier_step
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
-from mrczflow.steps import outlier_step
+from mrczflow.simulate.scores import baseline_mask, detection_score
 
 K2_FRACTION = 5500 / (3838 * 3710)
 
@@ -53,7 +54,7 @@ def test_regression_floor_against_truth_and_baseline(tmp_path, dose, rate, frame
     true_outliers, ambiguous = truth.outlier_masks(0)
     care = ~ambiguous & ~truth.dead_mask(0)
     base = detection_score(
-        outliers.baseline_mask(outliers.stack_sum(stack))[care], (true_outliers & ~truth.dead_mask(0))[care]
+        baseline_mask(outliers.stack_sum(stack))[care], (true_outliers & ~truth.dead_mask(0))[care]
     )
     assert ours.precision >= 0.93 and ours.recall >= min_recall
     assert ours.f1 >= base.f1 + 0.03
@@ -101,7 +102,9 @@ def test_fill_singletons_by_psf_and_clusters_by_clean_mean():
 def test_step_writes_mask_defects_and_stats(tmp_path):
     stack, _ = simulated(tmp_path, size=128, frames=10)
     mrcz.write(tmp_path / "s.mrcz", stack.astype(np.uint8))
-    stats = outlier_step(tmp_path / "s.mrcz", tmp_path / "m.mrcz", tmp_path / "d.txt", tmp_path / "s.json")
+    stats = outlier_step(
+        tmp_path / "s.mrcz", tmp_path / "m.mrcz", tmp_path / "d.txt", tmp_path / "s.json", stack="s"
+    )
     flags = mrcz.read(tmp_path / "m.mrcz")
     assert flags.dtype == np.uint8 and flags.shape == stack.shape[1:]
     lines = (tmp_path / "d.txt").read_text().splitlines()

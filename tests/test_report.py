@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from mrczflow.sessionreport import anomalous, collect, summary_lines
+from mrczflow.report import ReportPaths, anomalous, collect, summary_lines
 
 from .workflow_helpers import deploy, snakemake
 
@@ -64,7 +64,20 @@ def test_summary_lists_failed_stacks_with_their_error_and_anomalous_outlier_coun
             tmp_path / "results" / "outliers" / f"{stack}.json",
             {"hot": 5000 if stack == "s6" else 40 + i, "dead": 4},
         )
-    session = collect(stacks, tmp_path / "results", tmp_path / "logs")
+    paths = ReportPaths(
+        ingest=f"{tmp_path}/results/ingest/{{stack}}.json",
+        storage=f"{tmp_path}/results/mrcz/{{stack}}.json",
+        archive=f"{tmp_path}/results/mrcz/{{stack}}.mrcz",
+        outliers=f"{tmp_path}/results/outliers/{{stack}}.json",
+        mask=f"{tmp_path}/results/outliers/{{stack}}.mask.mrcz",
+        screen=f"{tmp_path}/results/koma/sums/{{stack}}.json",
+        sums=f"{tmp_path}/results/koma/sums/{{stack}}.sum.mrcz",
+        prefix=f"{tmp_path}/results/koma/prefix/{{stack}}.prefix.mrcz",
+        koma=f"{tmp_path}/results/koma/{{stack}}.json",
+        log=f"{tmp_path}/logs/{{stage}}/{{stack}}.log",
+        benchmark=f"{tmp_path}/logs/benchmark/{{stage}}/{{stack}}.tsv",
+    )
+    session = collect(stacks, paths)
     assert session.failed == {"s3": "ingest: error: s3: movie.mrc: truncated file"}
     assert set(anomalous(session)) == {"s6"}
     lines = summary_lines(session)

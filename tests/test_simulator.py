@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from scipy import ndimage
 
 from mrczflow import mrcz
-from mrczflow.metrics import correlated_noise
+from mrczflow.koma.noise import correlated_noise
 from mrczflow.simulate import DefectSchedule, DetectorConfig, SessionConfig, StackSimulation, Truth, simulate
 from mrczflow.simulate.detector import Detector
 from mrczflow.simulate.options import configs_from_options, knob_options  # noqa: F401 - CLI imports
@@ -220,7 +220,7 @@ def test_script_help_documents_every_knob():
     import dataclasses
     import runpy
 
-    module = runpy.run_path("workflow/scripts/simulate.py", run_name="not_main")
+    module = runpy.run_path("workflow/scripts/simulate_demo.py", run_name="not_main")
     result = CliRunner().invoke(module["main"], ["--help"], terminal_width=200)
     assert result.exit_code == 0
     for config in (SessionConfig, DetectorConfig):
@@ -235,7 +235,7 @@ def test_script_help_documents_every_knob():
 def test_script_rejects_bad_options(tmp_path):
     import runpy
 
-    module = runpy.run_path("workflow/scripts/simulate.py", run_name="not_main")
+    module = runpy.run_path("workflow/scripts/simulate_demo.py", run_name="not_main")
     result = CliRunner().invoke(module["main"], [str(tmp_path / "x"), "--specimen", "ice"])
     assert result.exit_code == 2 and "--specimen must be particles or vacuum" in result.output
     result = CliRunner().invoke(module["main"], [str(tmp_path / "x"), "--shape", "a,b"])

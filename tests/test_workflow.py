@@ -89,7 +89,7 @@ def test_forcerun_compress_redoes_only_compress(tmp_path, raw):
         gamma=NO_GAMMA,
         koma=NO_KOMA,
         movies=str(raw / "movies" / "stack_000[01].mrc"),
-        keep_intermediate=True,
+        ingest={"keep_counts": True},
         compress={"codec": "lz4"},
     )
     assert snakemake(dest, "--cores", "2").returncode == 0
@@ -168,7 +168,7 @@ def test_counts_out_of_range_stop_unless_clipping_is_allowed(tmp_path, raw):
         gamma=NO_GAMMA,
         koma=NO_KOMA,
         movies=str(inputs / "*.mrc"),
-        dose={"source": "config", "dose_rate": 4.0, "frame_time": 0.25},
+        ingest={"dose": {"source": "config", "dose_rate": 4.0, "frame_time": 0.25}},
     )
     result = snakemake(dest, "--cores", "2")
     assert result.returncode != 0
@@ -228,8 +228,7 @@ def test_eer_movies(tmp_path):
         gamma=NO_GAMMA,
         koma=NO_KOMA,
         movies=str(inputs / "*.eer"),
-        eer_group=4,
-        dose={"source": "config", "dose_rate": 2.0, "frame_time": 0.05},
+        ingest={"eer_group": 4, "dose": {"source": "config", "dose_rate": 2.0, "frame_time": 0.05}},
     )
     result = snakemake(dest, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -29,20 +29,8 @@ import dataclasses
 import numpy as np
 from scipy import ndimage
 
-from ..gamma import GammaLaw
-
-# K2 point-spread table (paper Table 1), by (|dy|, |dx|); the centre is the pixel itself.
-K2_PSF = {
-    (0, 0): 1.0,
-    (0, 1): 0.173,
-    (1, 0): 0.173,
-    (1, 1): 0.084,
-    (0, 2): 0.03,
-    (2, 0): 0.03,
-    (1, 2): 0.02,
-    (2, 1): 0.02,
-    (2, 2): 0.007,
-}
+from ..gain.law import GammaLaw
+from ..outliers.fill import K2_PSF
 
 
 def psf_kernel() -> np.ndarray:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import click
 
-from ..gamma import GammaLaw
+from ..gain.law import GammaLaw
 from .detector import DetectorConfig
 from .session import SessionConfig
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..gamma import GammaLaw
+from ..gain.law import GammaLaw
 from .detector import spread_hot_pixels
 
 

@@ -1,8 +1,8 @@
 # Which movies make up the session, and where each one is.
 
 import glob
+import json
 import os
-from pathlib import Path
 
 SCRIPTS = os.path.join(workflow.basedir, "workflow", "scripts")
 DEMO = "resources/demo"
@@ -43,13 +43,31 @@ wildcard_constraints:
     stack="[^/]+",
 
 
+def settings_json(name, step):
+    """The keys of config section ``name`` that ``step`` reads, as JSON (mrczflow.settings.step_keys)."""
+    from mrczflow.settings import step_keys
+
+    return json.dumps({key: config[name][key] for key in step_keys(name, step)}, sort_keys=True)
+
+
+def step_settings(name, step):
+    """``settings_json`` as a params function (so Snakemake takes no brace in it for a wildcard)."""
+    text = settings_json(name, step)
+    return lambda wildcards: text
+
+
+def option(flag, name):
+    """``[flag, path]`` when the rule's input ``name`` is set, else nothing: an optional file argument."""
+    return lambda wildcards, input: [flag, input[name]] if input[name] else []
+
+
 def movie_of(wildcards):
     return MOVIES[wildcards.stack]
 
 
 def mdoc_of(wildcards):
     """The movie's .mdoc sidecar when the dose comes from it (so a changed mdoc reruns ingest)."""
-    if config["dose"]["source"] != "mdoc":
+    if config["ingest"]["dose"]["source"] != "mdoc":
         return []
     movie = MOVIES[wildcards.stack]
     beside = f"{movie}.mdoc"
@@ -101,7 +119,7 @@ def final_targets():
 
 
 def intermediate(path):
-    return path if config["keep_intermediate"] else temp(path)
+    return path if config["ingest"]["keep_counts"] else temp(path)
 
 
 # KOMA: stacks are in acquisition order when their names sort that way (SerialEM numbering).
@@ -113,8 +131,8 @@ def koma_radius():
 
 
 def koma_window(stack):
-    """The stacks [lo, hi) of the window of ``stack`` (mrczflow.koma.window)."""
-    from mrczflow.koma import window
+    """The stacks [lo, hi) of the window of ``stack`` (mrczflow.koma.windows.window)."""
+    from mrczflow.koma.windows import window
 
     return window(STACKS.index(stack), len(STACKS), koma_radius())
 
@@ -131,16 +149,24 @@ def koma_gain(wildcards):
     return gain_reference()
 
 
+def koma_gain_orientation(wildcards, input):
+    """``--gain-settings`` for a vendor gain, which the step orients; the gamma gain is written oriented."""
+    if input.gain and not config["gamma"]["enabled"]:
+        return ["--gain-settings", settings_json("gain", "koma")]
+    return []
+
+
+def report_gain():
+    """The gain before KOMA for the report's radius curve: a template with {stack}, and its orientation."""
+    if config["gamma"]["enabled"]:
+        return ["--gain-template", "results/gain/{stack}.gain.mrc"]
+    if gain_reference():
+        return ["--gain-template", gain_reference(), "--gain-settings", settings_json("gain", "session_report")]
+    return []
+
+
 def outlier_flags(wildcards):
     return f"results/outliers/{wildcards.stack}.mask.mrcz" if config["outliers"]["enabled"] else []
-
-
-def koma_decision(stack):
-    if stack in config["koma"]["include"]:
-        return "include"
-    if stack in config["koma"]["exclude"]:
-        return "exclude"
-    return "auto"
 
 
 def koma_movie(path):
@@ -149,14 +175,16 @@ def koma_movie(path):
 
 def failed_stacks():
     """Stacks whose last attempt at some step ended with an ``error:`` line (the report lists them)."""
-    from mrczflow.sessionreport import STAGES, error_line
+    from mrczflow.jobs import error_line
+    from mrczflow.report import STAGES
 
-    return {s for s in STACKS for stage in STAGES if error_line(Path("logs") / stage / f"{s}.log")}
+    return {s for s in STACKS for stage in STAGES if error_line(f"logs/{stage}/{s}.log")}
 
 
 def report_inputs(wildcards):
     """Every per-stack record of the stacks that did not fail, by the stages switched on."""
-    ok = [s for s in STACKS if s not in failed_stacks()]
+    failed = failed_stacks()
+    ok = [s for s in STACKS if s not in failed]
     inputs = expand("results/{folder}/{stack}.json", folder=("ingest", "mrcz"), stack=ok)
     if config["outliers"]["enabled"]:
         inputs += expand("results/outliers/{stack}.{ext}", stack=ok, ext=("json", "mask.mrcz"))

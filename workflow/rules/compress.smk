@@ -10,15 +10,7 @@ rule compress:
         summary="results/mrcz/{stack}.json",
     params:
         script=os.path.join(SCRIPTS, "compress.py"),
-        options=" ".join(
-            [
-                f"--codec {config['compress']['codec']}",
-                f"--level {config['compress']['level']}",
-                f"--shuffle {config['compress']['shuffle']}",
-                f"--blocksize {config['compress']['blocksize']}",
-                "--allow-clipping" if config["compress"]["allow_clipping"] else "",
-            ]
-        ),
+        settings=step_settings("compress", "compress"),
     log:
         "logs/compress/{stack}.log",
     benchmark:
@@ -30,5 +22,5 @@ rule compress:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script} {input.counts} {input.record} {output.mrcz} {output.summary}"
-        " --threads {threads} {params.options} > {log} 2>&1"
+        "python {params.script:q} {input.counts:q} {input.record:q} {output.mrcz:q} {output.summary:q}"
+        " --stack {wildcards.stack:q} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"

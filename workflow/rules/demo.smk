@@ -10,18 +10,19 @@ rule simulate_demo:
         flat_mdocs=[f"{DEMO}/references/movies/flat_{r:g}.mrc.mdoc" for r in config["demo"]["flat_dose_rates"]],
         truth=f"{DEMO}/truth/session.npz",
     params:
-        script=os.path.join(SCRIPTS, "simulate.py"),
+        script=os.path.join(SCRIPTS, "simulate_demo.py"),
         folder=lambda wildcards, output: os.path.dirname(os.path.dirname(output.gain)),
         shape=",".join(str(v) for v in config["demo"]["shape"]),
         n_stacks=config["demo"]["n_stacks"],
         n_frames=config["demo"]["n_frames"],
         seed=config["demo"]["seed"],
         flat_rates=",".join(str(r) for r in config["demo"]["flat_dose_rates"]),
-        specimens=" ".join(
-            f"--{kind.replace('_', '-')} {','.join(str(i) for i in config['demo'][kind])}"
+        specimens=[
+            word
             for kind in ("carbon_stacks", "crystalline_stacks")
             if config["demo"][kind]
-        ),
+            for word in (f"--{kind.replace('_', '-')}", ",".join(str(i) for i in config["demo"][kind]))
+        ],
     log:
         "logs/simulate_demo/simulate_demo.log",
     benchmark:
@@ -33,6 +34,6 @@ rule simulate_demo:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script} {params.folder} --shape {params.shape} --n-stacks {params.n_stacks}"
-        " --n-frames {params.n_frames} --seed {params.seed} --flat-dose-rates {params.flat_rates}"
-        " {params.specimens} > {log} 2>&1"
+        "python {params.script:q} {params.folder:q} --shape {params.shape:q} --n-stacks {params.n_stacks}"
+        " --n-frames {params.n_frames} --seed {params.seed} --flat-dose-rates {params.flat_rates:q}"
+        " {params.specimens:q} > {log:q} 2>&1"

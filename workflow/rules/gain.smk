@@ -12,13 +12,8 @@ rule fit_gamma:
         plot=report("results/gamma/gamma_fit.png", category="4. Gain", caption="../report/gamma_fit.rst"),
     params:
         script=os.path.join(SCRIPTS, "fit_gamma.py"),
-        options=" ".join(
-            [
-                f"--gain-rotate {config['gain']['rotate']} --gain-flip {config['gain']['flip']}",
-                f"--patch {config['gamma']['patch']}",
-                "--fallback-unity" if config["gamma"]["fallback_unity"] else "",
-            ]
-        ),
+        settings=step_settings("gamma", "fit_gamma"),
+        gain_settings=step_settings("gain", "fit_gamma"),
     log:
         "logs/fit_gamma/fit_gamma.log",
     benchmark:
@@ -30,8 +25,9 @@ rule fit_gamma:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script} {input.references} --gain {input.gain} --fit-out {output.fit}"
-        " --plot-out {output.plot} {params.options} > {log} 2>&1"
+        "python {params.script:q} {input.references:q} --gain {input.gain:q} --fit-out {output.fit:q}"
+        " --plot-out {output.plot:q} --settings {params.settings:q} --gain-settings {params.gain_settings:q}"
+        " > {log:q} 2>&1"
 
 
 rule apply_gain:
@@ -43,8 +39,8 @@ rule apply_gain:
         gain="results/gain/{stack}.gain.mrc",
         info="results/gain/{stack}.json",
     params:
-        script=os.path.join(SCRIPTS, "stack_gain.py"),
-        options=f"--gain-rotate {config['gain']['rotate']} --gain-flip {config['gain']['flip']}",
+        script=os.path.join(SCRIPTS, "apply_gain.py"),
+        gain_settings=step_settings("gain", "apply_gain"),
     log:
         "logs/apply_gain/{stack}.log",
     benchmark:
@@ -56,8 +52,8 @@ rule apply_gain:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script} {input.record} {input.fit} {input.gain} {output.gain} {output.info}"
-        " --stack {wildcards.stack} {params.options} > {log} 2>&1"
+        "python {params.script:q} {input.record:q} {input.fit:q} {input.gain:q} {output.gain:q} {output.info:q}"
+        " --stack {wildcards.stack:q} --gain-settings {params.gain_settings:q} > {log:q} 2>&1"
 
 
 rule normalise:
@@ -69,7 +65,7 @@ rule normalise:
         movie="results/gain/{stack}.norm.mrc",
     params:
         script=os.path.join(SCRIPTS, "normalise.py"),
-        cmos=lambda wildcards, input: f"--cmos {input.cmos}" if input.cmos else "",
+        cmos=option("--cmos", "cmos"),
     log:
         "logs/normalise/{stack}.log",
     benchmark:
@@ -81,5 +77,5 @@ rule normalise:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script} {input.mrcz} {input.gain} {output.movie} --stack {wildcards.stack}"
-        " {params.cmos} > {log} 2>&1"
+        "python {params.script:q} {input.mrcz:q} {input.gain:q} {output.movie:q} --stack {wildcards.stack:q}"
+        " {params.cmos:q} > {log:q} 2>&1"

@@ -11,18 +11,9 @@ rule ingest:
         record="results/ingest/{stack}.json",
     params:
         script=os.path.join(SCRIPTS, "ingest.py"),
-        options=lambda wildcards, input: " ".join(
-            [
-                f"--format {config['format']}",
-                f"--eer-group {config['eer_group']}",
-                f"--gain {input.gain}" if input.gain else "",
-                f"--gain-rotate {config['gain']['rotate']} --gain-flip {config['gain']['flip']}",
-                f"--dose-source {config['dose']['source']}",
-                f"--dose-rate {config['dose']['dose_rate']}" if config["dose"]["dose_rate"] else "",
-                f"--frame-time {config['dose']['frame_time']}" if config["dose"]["frame_time"] else "",
-                f"--pixel-size {config['pixel_size']}",
-            ]
-        ),
+        settings=step_settings("ingest", "ingest"),
+        gain_settings=step_settings("gain", "ingest"),
+        gain=option("--gain", "gain"),
     log:
         "logs/ingest/{stack}.log",
     benchmark:
@@ -34,5 +25,6 @@ rule ingest:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script} {input.movie} {output.counts} {output.record}"
-        " --stack {wildcards.stack} {params.options} > {log} 2>&1"
+        "python {params.script:q} {input.movie:q} {output.counts:q} {output.record:q}"
+        " --stack {wildcards.stack:q} --settings {params.settings:q} --gain-settings {params.gain_settings:q}"
+        " {params.gain:q} > {log:q} 2>&1"

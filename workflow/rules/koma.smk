@@ -29,13 +29,10 @@ rule koma_sum:
         info="results/koma/sums/{stack}.json",
     params:
         script=os.path.join(SCRIPTS, "koma_sum.py"),
-        flags=lambda wildcards, input: f"--flags {input.flags}" if input.flags else "",
-        gain=lambda wildcards, input: (
-            f"--gain {input.gain} --gain-rotate {config['gain']['rotate']} --gain-flip {config['gain']['flip']}"
-            if input.gain
-            else ""
-        ),
-        threshold=config["koma"]["high_contrast"],
+        flags=option("--flags", "flags"),
+        gain=option("--gain", "gain"),
+        gain_settings=step_settings("gain", "koma_sum"),
+        settings=step_settings("koma", "koma_sum"),
     log:
         "logs/koma_sum/{stack}.log",
     benchmark:
@@ -47,8 +44,9 @@ rule koma_sum:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script} {input.counts} {output.total} {output.info} --stack {wildcards.stack}"
-        " --record {input.record} --threshold {params.threshold} {params.flags} {params.gain} > {log} 2>&1"
+        "python {params.script:q} {input.counts:q} {output.total:q} {output.info:q} --stack {wildcards.stack:q}"
+        " --record {input.record:q} --settings {params.settings:q} --gain-settings {params.gain_settings:q}"
+        " {params.flags:q} {params.gain:q} > {log:q} 2>&1"
 
 
 rule koma_prefix:
@@ -60,8 +58,8 @@ rule koma_prefix:
         prefix="results/koma/prefix/{stack}.prefix.mrcz",
     params:
         script=os.path.join(SCRIPTS, "koma_prefix.py"),
-        previous=lambda wildcards, input: f"--previous {input.previous}" if input.previous else "",
-        decision=lambda wildcards: koma_decision(wildcards.stack),
+        previous=option("--previous", "previous"),
+        settings=step_settings("koma", "koma_prefix"),
     log:
         "logs/koma_prefix/{stack}.log",
     benchmark:
@@ -73,8 +71,8 @@ rule koma_prefix:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script} {input.total} {input.info} {output.prefix} {params.previous}"
-        " --stack {wildcards.stack} --decision {params.decision} > {log} 2>&1"
+        "python {params.script:q} {input.total:q} {input.info:q} {output.prefix:q} {params.previous:q}"
+        " --stack {wildcards.stack:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule koma:
@@ -93,24 +91,12 @@ rule koma:
         script=os.path.join(SCRIPTS, "koma.py"),
         radius=koma_radius(),
         window=lambda wildcards: ",".join(STACKS[slice(*koma_window(wildcards.stack))]),
-        prefix_lo=lambda wildcards, input: f"--prefix-lo {input.prefix_lo}" if input.prefix_lo else "",
-        flags=lambda wildcards, input: f"--flags {input.flags}" if input.flags else "",
-        # The gamma gain is written oriented; the vendor gain is oriented by the step.
-        gain=lambda wildcards, input: (
-            ""
-            if not input.gain
-            else f"--gain {input.gain}"
-            if config["gamma"]["enabled"]
-            else f"--gain {input.gain} --gain-rotate {config['gain']['rotate']} --gain-flip {config['gain']['flip']}"
-        ),
-        movie=lambda wildcards, output: (
-            f"--movie-out {output.movie} --movie-dtype {config['koma']['movie_dtype']}"
-            f" --movie-compression {config['koma']['movie_compression']}"
-            if output.movie
-            else ""
-        ),
-        form=config["koma"]["form"],
-        denoise="--denoise" if config["koma"]["denoise"] else "--no-denoise",
+        prefix_lo=option("--prefix-lo", "prefix_lo"),
+        flags=option("--flags", "flags"),
+        gain=option("--gain", "gain"),
+        gain_settings=koma_gain_orientation,
+        movie=lambda wildcards, output: ["--movie-out", output.movie] if output.movie else [],
+        settings=step_settings("koma", "koma"),
     log:
         "logs/koma/{stack}.log",
     benchmark:
@@ -122,6 +108,7 @@ rule koma:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script} {input.counts} {input.total} {input.prefix_hi} {output.gain} {output.stats}"
-        " {params.prefix_lo} --stack {wildcards.stack} --window {params.window} --radius {params.radius}"
-        " {params.flags} {params.gain} --form {params.form} {params.denoise} {params.movie} > {log} 2>&1"
+        "python {params.script:q} {input.counts:q} {input.total:q} {input.prefix_hi:q} {output.gain:q}"
+        " {output.stats:q} {params.prefix_lo:q} --stack {wildcards.stack:q} --window {params.window:q}"
+        " --radius {params.radius} --settings {params.settings:q} {params.flags:q} {params.gain:q}"
+        " {params.gain_settings:q} {params.movie:q} > {log:q} 2>&1"

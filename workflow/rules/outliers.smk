@@ -11,10 +11,7 @@ rule outliers:
         stats="results/outliers/{stack}.json",
     params:
         script=os.path.join(SCRIPTS, "outliers.py"),
-        options=" ".join(
-            f"--{key.replace('_', '-')} {config['outliers'][key]}"
-            for key in ("order", "relaxation", "tail_limit", "floor_sigma")
-        ),
+        settings=step_settings("outliers", "outliers"),
     log:
         "logs/outliers/{stack}.log",
     benchmark:
@@ -26,5 +23,5 @@ rule outliers:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script} {input.counts} {output.mask} {output.defects} {output.stats}"
-        " --record {input.record} --stack {wildcards.stack} {params.options} > {log} 2>&1"
+        "python {params.script:q} {input.counts:q} {output.mask:q} {output.defects:q} {output.stats:q}"
+        " --record {input.record:q} --stack {wildcards.stack:q} --settings {params.settings:q} > {log:q} 2>&1"

@@ -1,6 +1,22 @@
 # The session report: figures and a one-page summary for `snakemake --report report.html`.
 # Stacks that failed (an "error:" line in their log) are left out of its inputs and listed instead.
 
+# Where the report finds each stack's records ({stack}; {stage} for logs): the paths of the rules above.
+REPORT_PATHS = {
+    "ingest": "results/ingest/{stack}.json",
+    "storage": "results/mrcz/{stack}.json",
+    "archive": "results/mrcz/{stack}.mrcz",
+    "outliers": "results/outliers/{stack}.json",
+    "mask": "results/outliers/{stack}.mask.mrcz",
+    "screen": "results/koma/sums/{stack}.json",
+    "sums": "results/koma/sums/{stack}.sum.mrcz",
+    "prefix": "results/koma/prefix/{stack}.prefix.mrcz",
+    "koma": "results/koma/{stack}.json",
+    "gamma": "results/gamma/gamma_fit.yaml",
+    "log": "logs/{stage}/{stack}.log",
+    "benchmark": "logs/benchmark/{stage}/{stack}.tsv",
+}
+
 
 rule session_report:
     input:
@@ -19,21 +35,11 @@ rule session_report:
         script=os.path.join(SCRIPTS, "session_report.py"),
         stacks=",".join(STACKS),
         folder=lambda wildcards, output: os.path.dirname(output.summary),
-        # Templates: the script fills in {stack}, so these are functions (no wildcard expansion).
-        gain=lambda wildcards: (
-            "--gain-template results/gain/{stack}.gain.mrc"
-            if config["gamma"]["enabled"]
-            else (
-                f"--gain-template {gain_reference()} --gain-rotate {config['gain']['rotate']}"
-                f" --gain-flip {config['gain']['flip']}"
-                if gain_reference()
-                else ""
-            )
-        ),
-        flags=lambda wildcards: (
-            "--flags-template results/outliers/{stack}.mask.mrcz" if config["outliers"]["enabled"] else ""
-        ),
-        form=config["koma"]["form"],
+        # Functions, so the {stack} templates are not taken for wildcards.
+        paths=lambda wildcards: json.dumps(REPORT_PATHS),
+        gain=lambda wildcards: report_gain(),
+        flags="--flags" if config["outliers"]["enabled"] else "--no-flags",
+        settings=step_settings("koma", "session_report"),
     log:
         "logs/session_report/session_report.log",
     benchmark:
@@ -45,5 +51,5 @@ rule session_report:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script} --stacks {params.stacks} --out {params.folder} {params.gain}"
-        " {params.flags} --form {params.form} > {log} 2>&1"
+        "python {params.script:q} --stacks {params.stacks:q} --paths {params.paths:q} --out {params.folder:q}"
+        " {params.gain:q} {params.flags} --settings {params.settings:q} > {log:q} 2>&1"

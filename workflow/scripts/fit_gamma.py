@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Rule fit_gamma: gamma(delta) from the vacuum references (mrczflow.gainsteps.fit_gamma_step).
+"""Rule fit_gamma: gamma(delta) from the vacuum references (mrczflow.gain.steps.fit_gamma).
 
 Memory: one frame, one reference sum and the gain at a time.
 """
@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import click
 
-from mrczflow.gainsteps import fit_gamma_step
-from mrczflow.gammafit import GammaFitError
-from mrczflow.steps import run_guarded
+from mrczflow.gain.fit import GammaFitError
+from mrczflow.gain.settings import GainSettings, GammaSettings
+from mrczflow.gain.steps import fit_gamma
+from mrczflow.jobs import run_guarded
+
+STEP = "fit_gamma"  # the name of the rule, of this script and of its step function
 
 
 @click.command()
@@ -18,29 +21,25 @@ from mrczflow.steps import run_guarded
 @click.option("--gain", required=True, help="vendor gain reference")
 @click.option("--fit-out", required=True, help="fitted model (YAML)")
 @click.option("--plot-out", required=True, help="Fig. 9 plot (PNG)")
-@click.option("--gain-rotate", type=click.Choice(["0", "90", "180", "270"]), default="0", show_default=True)
-@click.option("--gain-flip", type=click.Choice(["none", "x", "y"]), default="none", show_default=True)
-@click.option("--patch", default=64, show_default=True, help="uniform filter size of Eq. 10, px")
-@click.option("--fallback-unity", is_flag=True, help="use gamma = 1 when the series cannot be fitted")
-def main(references, gain, fit_out, plot_out, gain_rotate, gain_flip, patch, fallback_unity) -> None:
+@click.option("--settings", "settings_json", default=None, help="config section gamma, as JSON")
+@click.option("--gain-settings", "gain_json", default=None, help="config section gain, as JSON")
+def main(references, gain, fit_out, plot_out, settings_json, gain_json) -> None:
     """Fit Eq. 11 to the best gamma (Eq. 10) of each vacuum reference in REFERENCES."""
 
     def fit():
         try:
-            fit_gamma_step(
+            fit_gamma(
                 references,
                 gain,
                 fit_out,
                 plot_out,
-                rotate=int(gain_rotate),
-                flip=gain_flip,
-                patch=patch,
-                allow_fallback=fallback_unity,
+                settings=GammaSettings.for_step(STEP, settings_json),
+                gain=GainSettings.for_step(STEP, gain_json),
             )
         except GammaFitError as exc:
             raise ValueError(str(exc)) from None
 
-    run_guarded("references", "fit_gamma", fit)
+    run_guarded("references", STEP, fit)
 
 
 if __name__ == "__main__":

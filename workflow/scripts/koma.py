@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Rule koma: normalise one stack with its knock-out moving average (mrczflow.komasteps.koma_step).
+"""Rule koma: normalise one stack with its knock-out moving average (mrczflow.koma.steps.koma).
 
 Memory: one stack, its sum, two prefix images and the gain.
 """
@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import click
 
-from mrczflow.komasteps import koma_step
-from mrczflow.steps import run_guarded
+from mrczflow.gain.settings import GainSettings
+from mrczflow.jobs import run_guarded
+from mrczflow.koma.settings import KomaSettings
+from mrczflow.koma.steps import koma
+
+STEP = "koma"  # the name of the rule, of this script and of its step function
 
 
 @click.command()
@@ -23,65 +27,39 @@ from mrczflow.steps import run_guarded
 @click.option(
     "--window", required=True, help="comma-separated stacks of the window, the stack itself included"
 )
-@click.option("--radius", required=True, type=int)
+@click.option("--radius", required=True, type=int, help="the radius in force (clamped to the session)")
 @click.option("--flags", default=None, help="the stack's outlier flags (rule outliers)")
 @click.option(
     "--gain", default=None, help="gain applied before KOMA: the stack's gamma gain or the vendor gain"
 )
-@click.option("--gain-rotate", type=click.Choice(["0", "90", "180", "270"]), default="0", show_default=True)
-@click.option("--gain-flip", default="none", show_default=True, type=click.Choice(["none", "x", "y"]))
-@click.option("--form", default="divide", show_default=True, type=click.Choice(["divide", "subtract"]))
-@click.option("--denoise/--no-denoise", default=True, show_default=True, help="Wiener-filter the KOMA term")
+@click.option(
+    "--gain-settings", "gain_json", default=None, help="config section gain (orients a vendor gain), as JSON"
+)
+@click.option("--settings", "settings_json", default=None, help="config section koma, as JSON")
 @click.option("--movie-out", default=None, help="write the normalised movie here")
-@click.option(
-    "--movie-dtype", default="float32", show_default=True, type=click.Choice(["float32", "float16"])
-)
-@click.option(
-    "--movie-compression", default="none", show_default=True, type=click.Choice(["none", "zstd", "lz4"])
-)
 def main(
-    counts,
-    sum_path,
-    prefix_hi,
-    gain_out,
-    stats_out,
-    prefix_lo,
-    stack,
-    window,
-    radius,
-    flags,
-    gain,
-    gain_rotate,
-    gain_flip,
-    form,
-    denoise,
-    movie_out,
-    movie_dtype,
-    movie_compression,
-) -> None:
+    counts, sum_path, prefix_hi, gain_out, stats_out, prefix_lo, stack, window, radius, flags, gain,
+    gain_json, settings_json, movie_out,
+) -> None:  # fmt: skip
     """Write GAIN_OUT (float32 MRC gain reference) and STATS_OUT (JSON), and optionally the movie."""
     run_guarded(
         stack,
-        "koma",
-        lambda: koma_step(
+        STEP,
+        lambda: koma(
             counts,
             sum_path,
             prefix_lo,
             prefix_hi,
             gain_out,
             stats_out,
-            stack_name=stack,
+            stack=stack,
             window_stacks=window.split(","),
             radius=radius,
             flags_path=flags,
             gain_path=gain,
-            rotate=int(gain_rotate),
-            flip=gain_flip,
-            form=form,
-            denoise=denoise,
+            gain=GainSettings.for_step(STEP, gain_json) if gain_json else None,
+            settings=KomaSettings.for_step(STEP, settings_json),
             movie_out=movie_out,
-            movie_dtype=movie_dtype,
-            movie_compression=movie_compression,
         ),
     )
 

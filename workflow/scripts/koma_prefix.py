@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Rule koma_prefix: one link of the session's prefix-sum chain (mrczflow.komasteps.koma_prefix_step).
+"""Rule koma_prefix: one link of the session's prefix-sum chain (mrczflow.koma.steps.koma_prefix).
 
 Memory: two frame-sized integer images.
 """
@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import click
 
-from mrczflow.komasteps import koma_prefix_step
-from mrczflow.steps import run_guarded
+from mrczflow.jobs import run_guarded
+from mrczflow.koma.settings import KomaSettings
+from mrczflow.koma.steps import koma_prefix
+
+STEP = "koma_prefix"  # the name of the rule, of this script and of its step function
 
 
 @click.command()
@@ -20,19 +23,15 @@ from mrczflow.steps import run_guarded
     "--previous", default=None, help="the previous stack's prefix; none for the session's first stack"
 )
 @click.option("--stack", required=True)
-@click.option(
-    "--decision",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "include", "exclude"]),
-    help="auto follows the contrast screen; include/exclude come from the config lists",
-)
-def main(sum_path, info, out, previous, stack, decision) -> None:
+@click.option("--settings", "settings_json", default=None, help="config section koma, as JSON")
+def main(sum_path, info, out, previous, stack, settings_json) -> None:
     """Write OUT = PREVIOUS + SUM_PATH (unless the stack is excluded from KOMA windows)."""
     run_guarded(
         stack,
-        "koma_prefix",
-        lambda: koma_prefix_step(previous, sum_path, info, out, stack_name=stack, decision=decision),
+        STEP,
+        lambda: koma_prefix(
+            previous, sum_path, info, out, stack=stack, settings=KomaSettings.for_step(STEP, settings_json)
+        ),
     )
 
 

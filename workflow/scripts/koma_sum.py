@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Rule koma_sum: a stack's outlier-filtered sum and contrast screen (mrczflow.komasteps.koma_sum_step).
+"""Rule koma_sum: a stack's outlier-filtered sum and contrast screen (mrczflow.koma.steps.koma_sum).
 
 Memory: one stack (the fill of clustered outliers needs every frame).
 """
@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import click
 
-from mrczflow.komasteps import koma_sum_step
-from mrczflow.steps import run_guarded
+from mrczflow.gain.settings import GainSettings
+from mrczflow.jobs import run_guarded
+from mrczflow.koma.settings import KomaSettings
+from mrczflow.koma.steps import koma_sum
+
+STEP = "koma_sum"  # the name of the rule, of this script and of its step function
 
 
 @click.command()
@@ -21,33 +25,25 @@ from mrczflow.steps import run_guarded
 @click.option(
     "--gain", default=None, help="vendor gain reference, divided out before the contrast is measured"
 )
-@click.option("--gain-rotate", type=click.Choice(["0", "90", "180", "270"]), default="0", show_default=True)
-@click.option("--gain-flip", default="none", show_default=True, type=click.Choice(["none", "x", "y"]))
-@click.option(
-    "--threshold", default=0.08, show_default=True, help="contrast above which a stack is high-contrast"
-)
-@click.option("--block", default=32, show_default=True, help="block size (px) of the contrast measure")
+@click.option("--gain-settings", "gain_json", default=None, help="config section gain, as JSON")
+@click.option("--settings", "settings_json", default=None, help="config section koma, as JSON")
 @click.option(
     "--record", default=None, help="the stack's ingest record (time stamp, dose), copied to INFO_OUT"
 )
-def main(
-    counts, sum_out, info_out, stack, flags, gain, gain_rotate, gain_flip, threshold, block, record
-) -> None:
+def main(counts, sum_out, info_out, stack, flags, gain, gain_json, settings_json, record) -> None:
     """Write SUM_OUT (int32 MRCZ) and INFO_OUT (JSON: contrast, high_contrast) for COUNTS."""
     run_guarded(
         stack,
-        "koma_sum",
-        lambda: koma_sum_step(
+        STEP,
+        lambda: koma_sum(
             counts,
             sum_out,
             info_out,
-            stack_name=stack,
+            stack=stack,
             flags_path=flags,
             gain_path=gain,
-            rotate=int(gain_rotate),
-            flip=gain_flip,
-            threshold=threshold,
-            block=block,
+            gain=GainSettings.for_step(STEP, gain_json),
+            settings=KomaSettings.for_step(STEP, settings_json),
             record_path=record,
         ),
     )

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Rule normalise: one movie normalised by paper Eq. 9 (mrczflow.gainsteps.normalise_movie_step).
+"""Rule normalise: one movie normalised by paper Eq. 9 (mrczflow.gain.steps.normalise).
 
 Memory: one frame, the gain and the optional CMOS pattern.
 """
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import click
 
-from mrczflow.gainsteps import normalise_movie_step
-from mrczflow.steps import run_guarded
+from mrczflow.gain.steps import normalise
+from mrczflow.jobs import run_guarded
+
+STEP = "normalise"  # the name of the rule, of this script and of its step function
 
 
 @click.command()
@@ -20,7 +22,7 @@ from mrczflow.steps import run_guarded
 @click.option("--cmos", default=None, help="additive CMOS/dark pattern (counts/frame), subtracted first")
 def main(counts, gain, out, stack, cmos) -> None:
     """Write OUT = (COUNTS - CMOS) * GAIN, frame by frame, as float32 MRC."""
-    run_guarded(stack, "normalise", lambda: normalise_movie_step(counts, gain, out, cmos_path=cmos))
+    run_guarded(stack, STEP, lambda: normalise(counts, gain, out, cmos_path=cmos))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Rule outliers: per-stack hot/dead pixel detection (mrczflow.steps.outlier_step).
+"""Rule outliers: per-stack hot/dead pixel detection (mrczflow.outliers.steps.outliers).
 
 Memory: the stack sum and a few frame-sized arrays (frames are streamed).
 """
@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import click
 
-from mrczflow.outliers import OutlierParams
-from mrczflow.steps import outlier_step, run_guarded
+from mrczflow.jobs import run_guarded
+from mrczflow.outliers.settings import OutlierSettings
+from mrczflow.outliers.steps import outliers
+
+STEP = "outliers"  # the name of the rule, of this script and of its step function
 
 
 @click.command()
@@ -21,17 +24,21 @@ from mrczflow.steps import outlier_step, run_guarded
     "--record", default=None, help="the stack's ingest record (time stamp, dose), copied to the stats"
 )
 @click.option("--stack", required=True)
-@click.option("--order", default=6.0, show_default=True, help="logistic order k (paper Eq. 6)")
-@click.option("--relaxation", default=0.95, show_default=True, help="threshold relaxation rho (paper Eq. 6)")
-@click.option("--tail-limit", default=0.5, show_default=True, help="|residual| above which tails are fitted")
-@click.option("--floor-sigma", default=4.26, show_default=True, help="thresholds never nearer the centre")
-def main(
-    counts, mask_out, defects_out, stats_out, record, stack, order, relaxation, tail_limit, floor_sigma
-) -> None:
+@click.option("--settings", "settings_json", default=None, help="config section outliers, as JSON")
+def main(counts, mask_out, defects_out, stats_out, record, stack, settings_json) -> None:
     """Find the outliers of COUNTS: MASK_OUT (MRCZ flags), DEFECTS_OUT (MotionCor2/RELION), STATS_OUT (JSON)."""
-    params = OutlierParams(order=order, relaxation=relaxation, tail_limit=tail_limit, floor_sigma=floor_sigma)
     run_guarded(
-        stack, "outliers", lambda: outlier_step(counts, mask_out, defects_out, stats_out, record, params)
+        stack,
+        STEP,
+        lambda: outliers(
+            counts,
+            mask_out,
+            defects_out,
+            stats_out,
+            stack=stack,
+            record_path=record,
+            settings=OutlierSettings.for_step(STEP, settings_json),
+        ),
     )
 
 

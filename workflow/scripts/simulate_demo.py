@@ -14,9 +14,9 @@ from pathlib import Path
 
 import click
 
+from mrczflow.jobs import job_banner
 from mrczflow.simulate import simulate
 from mrczflow.simulate.options import configs_from_options, knob_options
-from mrczflow.steps import job_banner
 
 
 @click.command(context_settings={"max_content_width": 110})

@@ -24,14 +24,9 @@ blurs out):
    K2 point-spread expectation from its 24 neighbours; a *clustered* outlier
    the mean of its non-outlier 5x5 neighbours.
 
-Memory: the stack sum and a few frame-sized arrays for detection; the fill
-holds the stack once plus one ``(frames, outliers)`` float32 array.
+Steps 1-6 are here; step 7 is :mod:`.fill`.
 
-Hand-off to the next stage without storing float data twice: the filtered
-stack is never written. The stage stores the uint8 counts (MRCZ) and this
-stack's flag image; :func:`filtered_frames` recomputes the fill (24 gathers
-per outlier, ~0.15 s for 8,000 outliers in 50 K2-size frames) wherever
-corrected frames are needed.
+Memory: the stack sum and a few frame-sized arrays.
 """
 
 from __future__ import annotations
@@ -41,22 +36,11 @@ import dataclasses
 import numpy as np
 from scipy import ndimage, optimize, special
 
-from .simulate.detector import K2_PSF
+from .settings import OutlierSettings
 
+# Neighbours within 2 px: a flagged pixel with a flagged neighbour is "clustered" and filled differently.
 OFFSETS = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if (dy, dx) != (0, 0)]
-PSF_WEIGHTS = np.array([K2_PSF[(abs(dy), abs(dx))] for dy, dx in OFFSETS])
 HOT, DEAD, CLUSTERED = 1, 2, 4
-
-
-@dataclasses.dataclass(frozen=True)
-class OutlierParams:
-    """Knobs of the filter (paper defaults)."""
-
-    order: float = 6.0
-    relaxation: float = 0.95
-    tail_limit: float = 0.5
-    floor_sigma: float = 4.26
-    background_block: int = 32
 
 
 @dataclasses.dataclass
@@ -156,13 +140,13 @@ def _tail_intercept(z: np.ndarray, r: np.ndarray, limit: float, side: int) -> fl
     return float(crossing) if np.sign(crossing) == side else np.inf * side
 
 
-def detect(total: np.ndarray, params: OutlierParams | None = None) -> Detection:
+def detect(total: np.ndarray, settings: OutlierSettings | None = None) -> Detection:
     """Find the outlier pixels of one stack from its sum (see module docstring)."""
-    params = params or OutlierParams()
+    settings = settings or OutlierSettings()
     total = np.asarray(total)
     if not total.any():  # no counts at all: nothing can stand out
         return Detection(np.zeros(total.shape, np.uint8), 0.0, 1.0, -np.inf, np.inf, np.inf, -np.inf)
-    level = _background(total, params.background_block)
+    level = _background(total, settings.background_block)
     flat = total * np.float32(level.mean()) / level
     top = int(np.ceil(flat.max())) + 1
     hist = np.bincount(np.minimum(np.rint(flat), top).astype(np.int64).ravel(), minlength=top + 1)
@@ -174,13 +158,13 @@ def detect(total: np.ndarray, params: OutlierParams | None = None) -> Detection:
     z_model = (edges_a[inside] - mu) / sigma
     z_hist = special.ndtri(cdf_all[inside])
     residual = z_hist - z_model
-    t_hot = _tail_intercept(z_model, residual, params.tail_limit, +1)
-    t_dark = _tail_intercept(z_model, residual, params.tail_limit, -1)
+    t_hot = _tail_intercept(z_model, residual, settings.tail_limit, +1)
+    t_dark = _tail_intercept(z_model, residual, settings.tail_limit, -1)
     hot_limit = max(
-        params.relaxation * t_hot if np.isfinite(t_hot) else params.floor_sigma, params.floor_sigma
+        settings.relaxation * t_hot if np.isfinite(t_hot) else settings.floor_sigma, settings.floor_sigma
     )
     dark_limit = min(
-        params.relaxation * t_dark if np.isfinite(t_dark) else -params.floor_sigma, -params.floor_sigma
+        settings.relaxation * t_dark if np.isfinite(t_dark) else -settings.floor_sigma, -settings.floor_sigma
     )
     # w(sigma) < 1/2 beyond the relaxed thresholds: compare in counts, no per-pixel transcendental.
     hot_count = ((mu + sigma * hot_limit) / 2) ** 2 - 0.375
@@ -193,16 +177,7 @@ def detect(total: np.ndarray, params: OutlierParams | None = None) -> Detection:
     return Detection(flags, mu, sigma, float(t_dark), float(t_hot), float(hot_limit), float(dark_limit))
 
 
-def weight(z: np.ndarray, t_dark: float, t_hot: float, params: OutlierParams | None = None) -> np.ndarray:
-    """The logistic weight of paper Eq. 6 (1 = keep, 0 = replace), for plots and reports."""
-    p = params or OutlierParams()
-    with np.errstate(over="ignore"):
-        low = 1 - 1 / (1 + np.exp(p.order * (z - t_dark * p.relaxation)))
-        high = 1 / (1 + np.exp(p.order * (z - t_hot * p.relaxation)))
-    return low * high
-
-
-def _neighbour_indices(
+def neighbour_indices(
     ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Flat indices of the 24 neighbours of each outlier, and whether each lies inside the frame."""
@@ -218,68 +193,6 @@ def _mark_clusters(flags: np.ndarray) -> None:
     ys, xs = np.nonzero(flags)
     if ys.size == 0:
         return
-    neighbours, inside = _neighbour_indices(ys, xs, flags.shape)
+    neighbours, inside = neighbour_indices(ys, xs, flags.shape)
     touching = ((flags.reshape(-1)[neighbours] > 0) & inside).any(axis=0)
     flags[ys[touching], xs[touching]] |= CLUSTERED
-
-
-@dataclasses.dataclass
-class FillPlan:
-    """Where the outliers are and how each is filled from its neighbours."""
-
-    indices: np.ndarray  # flat index of each outlier
-    neighbours: np.ndarray  # (24, n) flat indices
-    weights: np.ndarray  # (24, n) float32, columns sum to 1 (or all 0: use the frame mean)
-
-
-def fill_plan(detection: Detection) -> FillPlan:
-    """PSF weights for singletons, uniform weights over clean 5x5 neighbours for clustered outliers."""
-    flags = detection.flags
-    ys, xs = np.nonzero(flags & (HOT | DEAD))
-    neighbours, inside = _neighbour_indices(ys, xs, flags.shape)
-    clean = inside & (flags.reshape(-1)[neighbours] & (HOT | DEAD) == 0)
-    clustered = (flags[ys, xs] & CLUSTERED) > 0
-    weights = np.where(clustered[None, :], 1.0, PSF_WEIGHTS[:, None]) * clean
-    totals = weights.sum(axis=0)
-    weights = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
-    return FillPlan(ys * flags.shape[1] + xs, neighbours, weights.astype(np.float32))
-
-
-def fill_values(stack: np.ndarray, plan: FillPlan) -> np.ndarray:
-    """Replacement values ``(frames, outliers)`` float32 for every frame of ``stack``."""
-    frames = stack.reshape(stack.shape[0], -1)
-    values = np.zeros((stack.shape[0], plan.indices.size), np.float32)
-    for row in range(len(OFFSETS)):
-        values += frames[:, plan.neighbours[row]] * plan.weights[row]
-    lonely = plan.weights.sum(axis=0) == 0
-    if lonely.any():
-        values[:, lonely] = frames.mean(axis=1, dtype=np.float64)[:, None]
-    return values
-
-
-def apply_fill(frame: np.ndarray, index: int, plan: FillPlan, values: np.ndarray) -> np.ndarray:
-    """Frame ``index`` as float32 with its outliers replaced."""
-    out = frame.astype(np.float32)
-    out.reshape(-1)[plan.indices] = values[index]
-    return out
-
-
-def baseline_mask(total: np.ndarray, n_sigma: float = 6.0) -> np.ndarray:
-    """The common simple rule (RELION, MotionCor2): sum > mean + 6 sigma."""
-    total = np.asarray(total, dtype=np.float64)
-    return total > total.mean() + n_sigma * total.std()
-
-
-def defect_list(detection: Detection) -> str:
-    """One ``x y 1 1`` rectangle per outlier: MotionCor2's ``-DefectFile`` format, which RELION also reads."""
-    ys, xs = np.nonzero(detection.mask)
-    return "".join(f"{x} {y} 1 1\n" for y, x in zip(ys.tolist(), xs.tolist(), strict=True))
-
-
-def filtered_frames(stack: np.ndarray, flags: np.ndarray):
-    """Yield the frames of ``stack`` as float32 with the outliers of ``flags`` filled."""
-    detection = Detection(flags, 0.0, 1.0, -np.inf, np.inf, np.inf, -np.inf)
-    plan = fill_plan(detection)
-    values = fill_values(stack, plan)
-    for index, frame in enumerate(stack):
-        yield apply_fill(frame, index, plan, values)

@@ -1,15 +1,15 @@
-"""The workflow's KOMA steps (rules ``koma_sum``, ``koma_prefix``, ``koma``; see :mod:`mrczflow.koma`).
+"""The steps of rules ``koma_sum``, ``koma_prefix`` and ``koma`` (see :mod:`.windows`).
 
-``koma_sum_step``: the stack's sum after the outlier filter (filled values
+``koma_sum``: the stack's sum after the outlier filter (filled values
 rounded to whole counts, so the session's prefix sums stay exact) as int32
 MRCZ, and its contrast, which decides whether it is kept out of windows.
 Holds one stack (the fill of clustered outliers needs every frame).
 
-``koma_prefix_step``: ``C[k+1] = C[k] + S[k]`` (or ``C[k]`` unchanged for an
+``koma_prefix``: ``C[k+1] = C[k] + S[k]`` (or ``C[k]`` unchanged for an
 excluded stack), with the running counts of stacks and frames and the
 names of the excluded stacks in its metadata. Holds two frame-sized images.
 
-``koma_step``: the stack's window term from ``C[lo]``, ``C[hi]`` and its own
+``koma``: the stack's window term from ``C[lo]``, ``C[hi]`` and its own
 sum, the correction (gain, then the denoised pattern), the normalised movie
 and the correction as one gain reference; correlated noise before (gain
 only) and after. Holds one stack.
@@ -17,19 +17,22 @@ only) and after. Holds one stack.
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import koma, mrcz
-from .gainref import load_gain
-from .metrics import CorrelationAccumulator
-from .outliers import filtered_frames
-from .steps import progress, write_json
+from .. import mrcz
+from ..gain.reference import load_gain
+from ..gain.settings import GainSettings
+from ..jobs import progress, read_json, write_json
+from ..outliers.fill import filtered_frames
+from .correction import Correction, correction
+from .noise import CorrelationAccumulator
+from .screen import contrast
+from .settings import KomaSettings
+from .windows import add_to_prefix, window_sum
 
 PREFIX_KEYS = ("stacks", "included", "frames", "excluded")
 
@@ -56,43 +59,45 @@ def _stack_frames(counts_path: str | os.PathLike, flags_path: str | os.PathLike 
 
 
 def _gain(
-    path: str | os.PathLike | None, shape: tuple[int, int], rotate: int, flip: str
+    path: str | os.PathLike | None, shape: tuple[int, int], orientation: GainSettings | None
 ) -> np.ndarray | None:
-    return None if path is None else load_gain(path, shape, rotate, flip)
+    """The gain applied before KOMA, oriented by ``orientation`` (None: the file is already oriented)."""
+    orientation = orientation or GainSettings()
+    return None if path is None else load_gain(path, shape, orientation.rotate, orientation.flip)
 
 
-def koma_sum_step(
+def koma_sum(
     counts_path: str | os.PathLike,
     sum_out: str | os.PathLike,
     info_out: str | os.PathLike,
     *,
-    stack_name: str,
+    stack: str,
     flags_path: str | os.PathLike | None = None,
     gain_path: str | os.PathLike | None = None,
-    rotate: int = 0,
-    flip: str = "none",
-    threshold: float = 0.08,
-    block: int = 32,
+    gain: GainSettings | None = None,
+    settings: KomaSettings | None = None,
     record_path: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Filtered sum (int32 MRCZ) and contrast screen of one stack."""
-    stack, frames = _stack_frames(counts_path, flags_path)
-    total = np.zeros(stack.shape[1:], np.float64)
+    settings = settings or KomaSettings()
+    threshold = settings.high_contrast
+    stack_name = stack
+    movie, frames = _stack_frames(counts_path, flags_path)
+    total = np.zeros(movie.shape[1:], np.float64)
     for frame in frames:
         total += frame
     total = np.rint(total).astype(np.int32)
-    gain = _gain(gain_path, total.shape, rotate, flip)
-    value = koma.contrast(total, gain, block)
+    value = contrast(total, _gain(gain_path, total.shape, gain))
     info: dict[str, Any] = {
         "stack": stack_name,
-        "frames": int(stack.shape[0]),
+        "frames": int(movie.shape[0]),
         "contrast": value,
         "threshold": threshold,
         "high_contrast": bool(value > threshold),
         "outlier_filtered": flags_path is not None,
     }
     if record_path:
-        record = json.loads(Path(record_path).read_text())
+        record = read_json(record_path)
         info.update({k: record.get(k) for k in ("timestamp", "dose_rate", "dose_per_frame")})
     mrcz.write(sum_out, total, metadata={"koma_sum": info})
     write_json(info_out, info)
@@ -114,25 +119,26 @@ def _prefix_state(path: str | os.PathLike | None, shape: tuple[int, int]) -> tup
     return image, state
 
 
-def koma_prefix_step(
+def koma_prefix(
     previous_path: str | os.PathLike | None,
     sum_path: str | os.PathLike,
     info_path: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    stack_name: str,
-    decision: str = "auto",
+    stack: str,
+    settings: KomaSettings | None = None,
 ) -> dict[str, Any]:
-    """One link of the prefix chain. ``decision``: auto (the contrast screen), include or exclude."""
-    if decision not in ("auto", "include", "exclude"):
-        raise ValueError(f"decision must be auto, include or exclude, got {decision!r}")
-    info = json.loads(Path(info_path).read_text())
+    """One link of the prefix chain; the stack is left out when the screen or ``koma.exclude`` says so."""
+    settings = settings or KomaSettings()
+    stack_name = stack
+    decision = settings.decision(stack)
+    info = read_json(info_path)
     total = mrcz.read(sum_path)
     previous, state = _prefix_state(previous_path, total.shape)
     included = not info["high_contrast"] if decision == "auto" else decision == "include"
     state = dict(state, stacks=state["stacks"] + 1, excluded=list(state["excluded"]))
     if included:
-        prefix = koma.add_to_prefix(previous, total)
+        prefix = add_to_prefix(previous, total)
         state["included"] += 1
         state["frames"] += int(info["frames"])
     else:
@@ -152,7 +158,7 @@ def window_correction(
     gain: np.ndarray | None = None,
     form: str = "divide",
     denoise: bool = True,
-) -> tuple[koma.Correction, dict[str, Any]]:
+) -> tuple[Correction, dict[str, Any]]:
     """The correction of one stack from its sum and the prefixes around its window."""
     with mrcz.MrczReader(sum_path) as reader:
         own = reader.read()
@@ -170,8 +176,8 @@ def window_correction(
     own_included = stack_name not in excluded
     n_stacks = hi_state["included"] - lo_state["included"] - own_included
     n_frames = hi_state["frames"] - lo_state["frames"] - own_frames * own_included
-    window_total = koma.window_sum(lo, hi, own if own_included else None)
-    fix = koma.correction(window_total, n_stacks, n_frames, gain, form=form, denoise=denoise)
+    window_total = window_sum(lo, hi, own if own_included else None)
+    fix = correction(window_total, n_stacks, n_frames, gain, form=form, denoise=denoise)
     info = {
         "window_stacks_used": n_stacks,
         "excluded_in_window": sorted(excluded - {stack_name}),
@@ -182,7 +188,7 @@ def window_correction(
 
 def noise_after(
     counts_path: str | os.PathLike,
-    fix: koma.Correction,
+    fix: Correction,
     flags_path: str | os.PathLike | None = None,
 ) -> float:
     """Correlated noise of one stack after ``fix`` (for the report's radius curve). Holds one stack."""
@@ -193,7 +199,7 @@ def noise_after(
     return after.value
 
 
-def koma_step(
+def koma(
     counts_path: str | os.PathLike,
     sum_path: str | os.PathLike,
     prefix_lo_path: str | os.PathLike | None,
@@ -201,21 +207,26 @@ def koma_step(
     gain_out: str | os.PathLike,
     stats_out: str | os.PathLike,
     *,
-    stack_name: str,
+    stack: str,
     window_stacks: list[str],
     radius: int,
     flags_path: str | os.PathLike | None = None,
     gain_path: str | os.PathLike | None = None,
-    rotate: int = 0,
-    flip: str = "none",
-    form: str = "divide",
-    denoise: bool = True,
+    gain: GainSettings | None = None,
+    settings: KomaSettings | None = None,
     movie_out: str | os.PathLike | None = None,
-    movie_dtype: str = "float32",
-    movie_compression: str = "none",
 ) -> dict[str, Any]:
-    """Normalise one stack with its KOMA term; write its gain reference, statistics and (optionally) the movie."""
+    """Normalise one stack with its KOMA term; write its gain reference, statistics and (optionally) the movie.
+
+    ``radius`` is the one in force (the configured one clamped to the
+    session's size); ``gain`` orients ``gain_path`` (None: already oriented,
+    as the gamma gain is).
+    """
     started = time.perf_counter()
+    settings = settings or KomaSettings()
+    stack_name = stack
+    form, denoise = settings.form, settings.denoise
+    movie_dtype, movie_compression = settings.movie_dtype, settings.movie_compression
     fix, window_info = window_correction(
         sum_path,
         prefix_lo_path,
@@ -224,20 +235,20 @@ def koma_step(
         window_stacks,
         form=form,
         denoise=denoise,
-        gain=_gain(gain_path, mrcz.read_header(sum_path).shape[-2:], rotate, flip),
+        gain=_gain(gain_path, mrcz.read_header(sum_path).shape[-2:], gain),
     )
-    gain = fix.gain
-    stack, frames = _stack_frames(counts_path, flags_path)
+    applied = fix.gain
+    movie, frames = _stack_frames(counts_path, flags_path)
     before, after = CorrelationAccumulator(), CorrelationAccumulator()
     writer = None
     if movie_out is not None:
         compression = None if movie_compression == "none" else mrcz.Compression(codec=movie_compression)
         writer = mrcz.MrczWriter(movie_out, fix.pattern.shape, movie_dtype, compression=compression)
     try:
-        with progress(stack.shape[0], f"koma {stack_name}") as bar:
-            for raw, frame in zip(stack, frames, strict=True):
+        with progress(movie.shape[0], f"koma {stack_name}") as bar:
+            for raw, frame in zip(movie, frames, strict=True):
                 rows = score_rows(raw.shape[0])
-                before.add(raw[rows] if gain is None else raw[rows] * gain[rows])
+                before.add(raw[rows] if applied is None else raw[rows] * applied[rows])
                 corrected = fix.apply(frame)
                 after.add(corrected[rows])
                 if writer is not None:

@@ -1,6 +1,6 @@
 """Scoring KOMA on a whole simulated session in memory (for ``benchmarks/bench_koma.py`` and its tests).
 
-Mirrors the workflow's arithmetic (:mod:`mrczflow.komasteps`): integer sums
+Mirrors the workflow's arithmetic (:mod:`mrczflow.koma.steps`): integer sums
 of the (outlier-filtered) stacks, prefix sums with excluded stacks adding
 nothing, the window's stack and frame counts, the same :func:`koma.correction`.
 Holds the whole session, which only a benchmark may do.
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import koma, mrcz, outliers
-from .metrics import correlated_noise
-from .simulate import Truth
+from .. import koma, mrcz, outliers
+from ..koma.noise import correlated_noise
+from .truth import Truth
 
 
 def stack_sums(stacks: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Rule apply_gain: one stack's gamma-corrected gain reference (mrczflow.gainsteps.stack_gain_step).
+"""Rule apply_gain: one stack's gamma-corrected gain reference (mrczflow.gain.steps.apply_gain).
 
 Memory: the gain reference.
 """
@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import click
 
-from mrczflow.gainsteps import stack_gain_step
-from mrczflow.steps import run_guarded
+from mrczflow.gain.settings import GainSettings
+from mrczflow.gain.steps import apply_gain
+from mrczflow.jobs import run_guarded
+
+STEP = "apply_gain"  # the name of the rule, of this script and of its step function
 
 
 @click.command()
@@ -19,15 +22,14 @@ from mrczflow.steps import run_guarded
 @click.argument("gain_out", type=click.Path(dir_okay=False))
 @click.argument("info_out", type=click.Path(dir_okay=False))
 @click.option("--stack", required=True)
-@click.option("--gain-rotate", type=click.Choice(["0", "90", "180", "270"]), default="0", show_default=True)
-@click.option("--gain-flip", type=click.Choice(["none", "x", "y"]), default="none", show_default=True)
-def main(record, fit, gain, gain_out, info_out, stack, gain_rotate, gain_flip) -> None:
+@click.option("--gain-settings", "gain_json", default=None, help="config section gain, as JSON")
+def main(record, fit, gain, gain_out, info_out, stack, gain_json) -> None:
     """Write GAIN_OUT = GAIN ** gamma(dose rate of the stack in RECORD) and INFO_OUT (JSON)."""
     run_guarded(
         stack,
-        "apply_gain",
-        lambda: stack_gain_step(
-            record, fit, gain, gain_out, info_out, rotate=int(gain_rotate), flip=gain_flip
+        STEP,
+        lambda: apply_gain(
+            record, fit, gain, gain_out, info_out, gain=GainSettings.for_step(STEP, gain_json)
         ),
     )
 

@@ -1,17 +1,13 @@
-"""Figures for the session report, written as PNG with matplotlib (no display needed)."""
+"""The gamma fit's figure (paper Fig. 9) for the session report."""
 
 from __future__ import annotations
 
 import os
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - after choosing the headless backend
-import numpy as np  # noqa: E402
-
-from .fileio import atomic_path  # noqa: E402
-from .gammafit import GammaFit  # noqa: E402
+from ..figures import plt, save
+from .fit import GammaFit
 
 
 def plot_gamma_fit(fit: GammaFit, path: str | os.PathLike) -> None:
@@ -31,7 +27,4 @@ def plot_gamma_fit(fit: GammaFit, path: str | os.PathLike) -> None:
     axes.set_ylabel("gain exponent gamma")
     axes.set_title("Gamma-corrected gain (paper Fig. 9)")
     axes.legend(fontsize=8)
-    figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png")
-    plt.close(figure)
+    save(figure, path)

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from . import mrcz
+from .. import mrcz
 
 ROTATIONS = (0, 90, 180, 270)
 FLIPS = ("none", "x", "y")

@@ -28,8 +28,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage, optimize
 
-from .gainref import FLIPS, ROTATIONS, orient
-from .gamma import GammaLaw
+from .law import GammaLaw
+from .reference import FLIPS, ROTATIONS, orient
 
 MIN_REFERENCES = 5
 

@@ -1,6 +1,6 @@
-"""The workflow's gain steps: fit gamma(delta) on the vacuum references, then a gain per stack.
+"""The steps of rules ``fit_gamma``, ``apply_gain`` and ``normalise``.
 
-``fit_gamma_step``: sums each vacuum reference one frame at a time, reads its
+``fit_gamma``: sums each vacuum reference one frame at a time, reads its
 dose rate from its ``.mdoc``, checks the configured gain orientation against
 the first reference (fails if another orientation flattens it better), finds
 the best gamma of each (Eq. 10) and fits Eq. 11; it holds one reference sum
@@ -9,12 +9,12 @@ and the gain at a time. Writes the model as YAML
 range it is valid for, the orientation check, and the smoothed spread after
 plain and after gamma-corrected gain for each reference) and the Fig. 9 plot.
 
-``stack_gain_step``: the gain reference of one stack, ``gain**gamma(delta)``
+``apply_gain``: the gain reference of one stack, ``gain**gamma(delta)``
 at the stack's dose rate (paper Eq. 9), as float32 MRC that MotionCor2
 (``-Gain``) and RELION (``--gainref``) read with the MRCZ counts; warns when
 the dose rate is outside the fitted range.
 
-``normalise_movie_step`` (when ``gamma.write_movies``): the stack itself
+``normalise`` (when ``gamma.write_movies``): the stack itself
 normalised by Eq. 9, ``(counts - I_CMOS) * gain**gamma`` with an optional
 CMOS/dark pattern, as float32 MRC.
 
@@ -23,7 +23,6 @@ Memory: a frame, a flat sum and the gain (a few frame-sized arrays).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -32,10 +31,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from . import mrcz
-from .fileio import atomic_path
-from .gainref import load_gain
-from .gammafit import (
+from .. import mrcz
+from ..fileio import atomic_path
+from ..jobs import read_json, write_json
+from ..storage.exposure import exposure_from_mdoc, mdoc_path
+from ..storage.movies import open_movie
+from .figures import plot_gamma_fit
+from .fit import (
     GammaFit,
     apply_gamma_gain,
     best_gamma,
@@ -44,8 +46,8 @@ from .gammafit import (
     robust_clip,
     smoothed_spread,
 )
-from .ingest import exposure_from_mdoc, mdoc_path, open_movie
-from .plots import plot_gamma_fit
+from .reference import load_gain
+from .settings import GainSettings, GammaSettings
 
 
 def sum_movie(path: str | os.PathLike) -> np.ndarray:
@@ -57,17 +59,19 @@ def sum_movie(path: str | os.PathLike) -> np.ndarray:
     return total
 
 
-def fit_gamma_step(
+def fit_gamma(
     references: Sequence[str],
-    gain_path: str,
-    fit_out: str,
-    plot_out: str,
+    gain_path: str | os.PathLike,
+    fit_out: str | os.PathLike,
+    plot_out: str | os.PathLike,
     *,
-    rotate: int = 0,
-    flip: str = "none",
-    patch: int = 64,
-    allow_fallback: bool = False,
+    settings: GammaSettings | None = None,
+    gain: GainSettings | None = None,
 ) -> GammaFit:
+    """Fit gamma(dose rate) on the vacuum ``references`` (see module doc); write the model and Fig. 9."""
+    settings = settings or GammaSettings()
+    gain_settings = gain or GainSettings()
+    rotate, flip, patch = gain_settings.rotate, gain_settings.flip, settings.patch
     raw_gain = mrcz.read(gain_path).astype(np.float32)
     rates, gammas, plain, corrected = [], [], [], []
     gain = detected = scores = None
@@ -85,7 +89,7 @@ def fit_gamma_step(
         corrected.append(spread)
         plain.append(smoothed_spread(robust_clip(flat), np.log(gain), 1.0, patch))
         print(f"reference {reference}: {rates[-1]:g} e/px/s, gamma {gamma:.4f}", file=sys.stderr, flush=True)
-    fit = fit_gamma_law(rates, gammas, allow_fallback=allow_fallback)
+    fit = fit_gamma_law(rates, gammas, allow_fallback=settings.fallback_unity)
     record = fit.as_dict()
     record["orientation"] = {
         "configured": {"rotate": rotate, "flip": flip},
@@ -104,17 +108,18 @@ def fit_gamma_step(
     return fit
 
 
-def stack_gain_step(
-    record_path: str,
-    fit_path: str,
-    gain_path: str,
-    gain_out: str,
-    info_out: str,
+def apply_gain(
+    record_path: str | os.PathLike,
+    fit_path: str | os.PathLike,
+    gain_path: str | os.PathLike,
+    gain_out: str | os.PathLike,
+    info_out: str | os.PathLike,
     *,
-    rotate: int = 0,
-    flip: str = "none",
+    gain: GainSettings | None = None,
 ) -> dict:
-    record = json.loads(Path(record_path).read_text())
+    """One stack's gain reference ``gain ** gamma(its dose rate)`` (see module doc) and its record."""
+    orientation = gain or GainSettings()
+    record = read_json(record_path)
     fit = GammaFit.from_dict(yaml.safe_load(Path(fit_path).read_text()))
     dose_rate = record.get("dose_rate")
     if not dose_rate:
@@ -122,7 +127,7 @@ def stack_gain_step(
     gamma, warning = fit.gamma(float(dose_rate))
     if warning:
         print(f"warning: {record['stack']}: {warning}", file=sys.stderr, flush=True)
-    gain = load_gain(gain_path, tuple(record["shape"][1:]), rotate, flip)
+    gain = load_gain(gain_path, tuple(record["shape"][1:]), orientation.rotate, orientation.flip)
     mrcz.write(
         gain_out,
         np.power(gain, np.float32(gamma), dtype=np.float32),
@@ -136,15 +141,20 @@ def stack_gain_step(
         "warning": warning,
         "fallback_gamma_1": fit.fallback,
     }
-    with atomic_path(info_out) as tmp:
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
+    write_json(info_out, info)
     return info
 
 
-def normalise_movie_step(counts_path: str, gain_path: str, out: str, *, cmos_path: str | None = None) -> dict:
+def normalise(
+    counts_path: str | os.PathLike,
+    gain_path: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    cmos_path: str | os.PathLike | None = None,
+) -> dict:
     """Paper Eq. 9 on every frame: ``(counts - I_CMOS) * gain**gamma`` as float32 MRC.
 
-    ``gain_path`` is the stack's own gain reference from :func:`stack_gain_step`;
+    ``gain_path`` is the stack's own gain reference from :func:`apply_gain`;
     ``cmos_path`` an optional additive pattern (counts/frame, the stack's
     frame shape). Memory: one frame, the gain and the CMOS pattern.
     """

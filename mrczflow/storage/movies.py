@@ -1,6 +1,6 @@
 """Reading movies in any detector format and recovering integer counts.
 
-Formats, chosen by file extension (or forced with ``fmt``):
+Formats, chosen by file extension (or forced with ``fmt``, config ``ingest.format``):
 
 - ``.mrc``/``.mrcs``/``.mrcz``: MRC (all modes, incl. IMOD 4-bit mode 101) and MRCZ.
 - ``.tif``/``.tiff``: LZW- or deflate-compressed TIFF pages (SerialEM, EPU).
@@ -18,8 +18,6 @@ Memory: one frame at a time (plus the gain reference).
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from .mrcz import MrczError, MrczReader
+from ..mrcz import MrczError, MrczReader
 
 EXTENSIONS = {".mrc": "mrc", ".mrcs": "mrc", ".mrcz": "mrc", ".tif": "tiff", ".tiff": "tiff", ".eer": "eer"}
 RECOVERY_TOLERANCE = 0.01
@@ -143,51 +141,6 @@ def recover_counts(
     if counts.min() < 0 or counts.max() > np.iinfo(np.uint16).max:
         raise IngestError(f"frame {index}: recovered counts outside 0-65535 ({counts.min()}..{counts.max()})")
     return counts.astype(np.uint16), worst
-
-
-@dataclasses.dataclass
-class Exposure:
-    """How a movie was recorded: dose rate (e/physical px/s), frame time (s), start time."""
-
-    dose_rate: float | None
-    frame_time: float | None
-    timestamp: str | None
-    source: str
-
-
-def mdoc_path(movie: str | os.PathLike) -> Path:
-    """SerialEM's sidecar for a movie: ``movie.tif.mdoc`` (or ``movie.mdoc``)."""
-    movie = Path(movie)
-    beside = movie.with_name(movie.name + ".mdoc")
-    return beside if beside.exists() else movie.with_suffix(".mdoc")
-
-
-def exposure_from_mdoc(path: str | os.PathLike) -> Exposure:
-    """Dose rate, frame time and time stamp from a SerialEM frame-set ``.mdoc``."""
-    import mdocfile  # pandas: imported only where needed
-
-    try:
-        table = mdocfile.read(path)
-    except FileNotFoundError:
-        raise IngestError(f"{os.fspath(path)}: mdoc sidecar not found; set dose.source to config") from None
-    except Exception as exc:  # mdocfile/pydantic raise many kinds on malformed files
-        raise IngestError(f"{os.fspath(path)}: unreadable mdoc ({exc})") from None
-    row = table.iloc[0]
-
-    def value(name: str) -> float | None:
-        return float(row[name]) if name in row and row[name] == row[name] else None
-
-    frames, exposure = value("NumSubFrames"), value("ExposureTime")
-    stamp = None
-    if "DateTime" in row and isinstance(row["DateTime"], str):
-        stamp = dt.datetime.strptime(" ".join(row["DateTime"].split()), "%d-%b-%y %H:%M:%S").isoformat()
-    frame_time = exposure / frames if frames and exposure else None
-    return Exposure(value("DoseRate"), frame_time, stamp, f"mdoc {os.fspath(path)}")
-
-
-def measured_dose_rate(mean_counts_per_frame: float, frame_time: float, coincidence: float = 1.0) -> float:
-    """Dose rate from the counts themselves: mean counts/frame over frame time (over counting efficiency)."""
-    return mean_counts_per_frame / frame_time / coincidence
 
 
 def open_movie(path: str | os.PathLike, fmt: str = "auto", eer_group: int = 1) -> MovieSource:

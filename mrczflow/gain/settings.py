@@ -1,0 +1,49 @@
+"""Settings of the gain stage: the ``gain`` and ``gamma`` sections of the config (defaults: config/schema.yaml)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..settings import Settings
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class GainSettings(Settings):
+    """The vendor gain reference and its orientation relative to the movies.
+
+    ``rotate`` (0/90/180/270 degrees counter-clockwise) is applied first, then
+    ``flip`` (``none``, ``x`` left-right, ``y`` up-down). ``reference`` is the
+    file the config names; rules resolve it and pass the path to the steps.
+    """
+
+    section = "gain"
+    steps = {
+        step: ("rotate", "flip")
+        for step in ("ingest", "fit_gamma", "apply_gain", "koma_sum", "koma", "session_report")
+    }
+
+    reference: str | None = None
+    rotate: int = 0
+    flip: str = "none"
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class GammaSettings(Settings):
+    """Gamma-corrected gain (paper section 5.1).
+
+    ``references`` is ``demo`` or a glob of vacuum references (resolved by the
+    rules); ``patch`` the uniform filter of the flatness criterion (Eq. 10);
+    ``fallback_unity`` uses gamma = 1 when the series cannot be fitted;
+    ``write_movies`` also writes Eq. 9 movies; ``cmos_reference`` an
+    additive pattern subtracted first in them.
+    """
+
+    section = "gamma"
+    steps = {"fit_gamma": ("patch", "fallback_unity")}
+
+    enabled: bool = True
+    references: str = "demo"
+    patch: int = 64
+    fallback_unity: bool = False
+    write_movies: bool = False
+    cmos_reference: str | None = None

@@ -1,0 +1,93 @@
+"""Knock-out moving average (KOMA) normalisation (paper section 5.2).
+
+For stack ``i`` of a session of ``n`` stacks, the KOMA term is the mean of
+the stacks in a window of ``2a + 1`` around ``i`` with ``i`` itself knocked
+out, i.e. ``2a`` stacks; at the ends of the session the window is shifted,
+not shrunk (paper: "end-points are asymmetrically adjusted"). High-contrast
+stacks (carbon, crystalline ice) are kept out of every window: they add
+nothing to the sums, so a window holding ``e`` of them averages ``2a - e``
+stacks.
+
+Cost and memory that do not grow with the radius ``a``: the per-stack sum
+images are integers, so exact prefix sums ``C[k] = S[0] + ... + S[k-1]``
+give any window sum as ``C[hi] - C[lo]``: one subtraction, then the
+knock-out of ``S[i]``, per stack, whatever ``a`` (the paper's two adds and
+two subtractions, written as prefix differences). ``C`` is kept modulo
+``2**32`` (int32 files): the difference of two prefixes is exact whenever
+the window sum itself fits, i.e. below ``2**32`` counts per pixel.
+
+How this maps onto Snakemake rules and files (``workflow/rules/koma.smk``):
+
+- ``koma_sum`` (per stack): the outlier-filtered sum ``S[k]`` and the
+  stack's own contrast, which decides whether it is kept out of windows.
+- ``koma_prefix`` (per stack, a chain): ``C[k+1] = C[k] + S[k]``, one add.
+- ``koma`` (per stack): reads ``S[i]``, ``C[lo]`` and ``C[hi]`` only,
+  builds the term and normalises the movie.
+
+A stack appended to the session adds one prefix file; only the stacks whose
+window now reaches it (the last ``a``, see :func:`windows_changed_by_append`)
+get new input files and rerun. Nothing else in the session is recomputed.
+
+The correction built from a window is :mod:`.correction`; the screen that keeps
+high-contrast stacks out is :mod:`.screen`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def window(index: int, n_stacks: int, radius: int) -> tuple[int, int]:
+    """Stacks ``[lo, hi)`` around ``index``: ``2 radius + 1`` of them, shifted at the ends, ``index`` inside."""
+    if radius < 1:
+        raise ValueError(f"KOMA radius must be >= 1, got {radius}")
+    size = 2 * radius + 1
+    if n_stacks < size:
+        raise ValueError(
+            f"a KOMA radius of {radius} needs at least {size} stacks; the session has {n_stacks}"
+        )
+    if not 0 <= index < n_stacks:
+        raise IndexError(f"stack {index} out of range for {n_stacks} stacks")
+    lo = min(max(index - radius, 0), n_stacks - size)
+    return lo, lo + size
+
+
+def windows_changed_by_append(n_stacks: int, radius: int) -> list[int]:
+    """Stacks (of the first ``n_stacks``) whose window differs once one more stack is appended."""
+    if n_stacks < 2 * radius + 1:
+        return list(range(n_stacks))
+    return [i for i in range(n_stacks) if window(i, n_stacks, radius) != window(i, n_stacks + 1, radius)]
+
+
+def _as_sum(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype.kind not in "iu":
+        raise TypeError(f"KOMA sums must be integer images, got {image.dtype}")
+    return image
+
+
+def add_to_prefix(prefix: np.ndarray | None, total: np.ndarray) -> np.ndarray:
+    """``C[k+1] = C[k] + S[k]`` modulo ``2**32`` (int32); ``prefix=None`` is ``C[0] = 0``."""
+    total = _as_sum(total).astype(np.uint32)
+    if prefix is None:
+        return total.view(np.int32)
+    return (np.asarray(prefix, np.int32).view(np.uint32) + total).view(np.int32)
+
+
+def prefix_sums(sums) -> list[np.ndarray]:
+    """All prefixes ``C[0..n]`` of a list of sums (tests and in-memory benchmarks)."""
+    sums = [_as_sum(s) for s in sums]
+    prefixes = [np.zeros(sums[0].shape, np.int32)]
+    for total in sums:
+        prefixes.append(add_to_prefix(prefixes[-1], total))
+    return prefixes
+
+
+def window_sum(prefix_lo: np.ndarray | None, prefix_hi: np.ndarray, own: np.ndarray | None) -> np.ndarray:
+    """Exact ``C[hi] - C[lo] - S[i]`` (int64); ``prefix_lo=None`` is ``C[0]``, ``own=None`` knocks nothing out."""
+    total = np.asarray(prefix_hi, np.int32).view(np.uint32).copy()
+    if prefix_lo is not None:
+        total -= np.asarray(prefix_lo, np.int32).view(np.uint32)
+    if own is not None:
+        total -= _as_sum(own).astype(np.uint32)
+    return total.astype(np.int64)

@@ -1,0 +1,26 @@
+"""Per-stack hot/dead pixel filter (paper section 4; rule ``outliers``).
+
+:mod:`.detect` finds the outliers of one stack from its sum; :mod:`.fill`
+replaces them in every frame; :mod:`.defects` writes the defect file motion
+correction reads; :mod:`.steps` is the rule's step; :mod:`.figures` draws the
+report's outlier figures; :mod:`.settings` is the config section.
+"""
+
+from .defects import defect_list
+from .detect import CLUSTERED, DEAD, HOT, Detection, anscombe, detect, stack_sum
+from .fill import K2_PSF, filtered_frames
+from .settings import OutlierSettings
+
+__all__ = [
+    "CLUSTERED",
+    "DEAD",
+    "HOT",
+    "K2_PSF",
+    "Detection",
+    "OutlierSettings",
+    "anscombe",
+    "defect_list",
+    "detect",
+    "filtered_frames",
+    "stack_sum",
+]

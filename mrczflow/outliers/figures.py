@@ -1,0 +1,65 @@
+"""Figures of the outlier filter for the session report: counts over the session (paper Fig. 7), one mask."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import numpy as np
+
+from ..figures import empty, plt, save
+
+
+def _minutes(records: list[dict]) -> np.ndarray:
+    stamps = [r.get("timestamp") for r in records]
+    if all(stamps):
+        start = dt.datetime.fromisoformat(stamps[0])
+        return np.array([(dt.datetime.fromisoformat(t) - start).total_seconds() / 60 for t in stamps])
+    return np.arange(len(records), dtype=float)
+
+
+def plot_outliers(records: dict[str, dict], flagged: dict[str, str], path: str | os.PathLike) -> None:
+    """Hot and dead pixels per stack (``records``, in acquisition order) over time and cumulative dose.
+
+    Stacks in ``flagged`` (anomalous) are marked.
+    """
+    names = list(records)
+    if not names:
+        return empty(path, "outlier filter off")
+    rows = [records[s] for s in names]
+    minutes = _minutes(rows)
+    dose = np.cumsum([(r.get("dose_per_frame") or 0) * (r.get("frames") or 0) for r in rows])
+    figure, (by_time, by_dose) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
+    for axes, xs, label in (
+        (by_time, minutes, "minutes since the first stack"),
+        (by_dose, dose, "cumulative dose (e/px)"),
+    ):
+        axes.plot(xs, [r["hot"] for r in rows], "o-", ms=3, color="tab:red", label="hot")
+        axes.plot(xs, [r["dead"] for r in rows], "s-", ms=3, color="tab:blue", label="dead")
+        marks = [i for i, s in enumerate(names) if s in flagged]
+        if marks:
+            axes.plot(xs[marks], [rows[i]["hot"] for i in marks], "kx", ms=10, label="anomalous")
+        axes.set(xlabel=label, ylabel="pixels per stack")
+        axes.legend(fontsize=8)
+    figure.suptitle("Outlier pixels over the session (paper Fig. 7)")
+    save(figure, path)
+
+
+def plot_mask(flags: np.ndarray | None, stack: str | None, path: str | os.PathLike) -> None:
+    """Thumbnail of one stack's outlier mask: hot red, dead blue (pixels dilated to stay visible)."""
+    from scipy import ndimage
+
+    if flags is None:
+        return empty(path, "no outlier mask yet (no stack through the outlier filter)")
+
+    step = max(1, max(flags.shape) // 512)
+    grow = max(1, step)
+    hot = ndimage.binary_dilation(flags & 1 > 0, iterations=grow)[::step, ::step]
+    dead = ndimage.binary_dilation(flags & 2 > 0, iterations=grow)[::step, ::step]
+    image = np.ones((*hot.shape, 3))
+    image[hot] = (0.85, 0.1, 0.1)
+    image[dead] = (0.1, 0.2, 0.85)
+    figure, axes = plt.subplots(figsize=(5, 5), dpi=100)
+    axes.imshow(image, interpolation="nearest")
+    axes.set(title=f"Outlier mask of {stack} (most outliers): hot red, dead blue", xticks=[], yticks=[])
+    save(figure, path)

@@ -1,0 +1,56 @@
+"""The step of rule ``outliers``: one stack's flag image, defect list and statistics."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from .. import mrcz
+from ..fileio import atomic_path
+from ..jobs import read_json, write_json
+from .defects import defect_list
+from .detect import CLUSTERED, DEAD, HOT, detect, stack_sum
+from .settings import OutlierSettings
+
+
+def outliers(
+    counts_path: str | os.PathLike,
+    mask_out: str | os.PathLike,
+    defects_out: str | os.PathLike,
+    stats_out: str | os.PathLike,
+    *,
+    stack: str,
+    record_path: str | os.PathLike | None = None,
+    settings: OutlierSettings | None = None,
+) -> dict[str, Any]:
+    """Per-stack outlier detection (:mod:`.detect`): flag image (MRCZ), defect list and statistics (JSON).
+
+    Holds the stack sum and a few frame-sized arrays; the frames are streamed.
+    """
+    started = time.perf_counter()
+    settings = settings or OutlierSettings()
+    with mrcz.MrczReader(counts_path) as reader:
+        total = stack_sum(iter(reader))
+        voxel = reader.header.voxel_size
+    detection = detect(total, settings)
+    mrcz.write(
+        mask_out,
+        detection.flags,
+        voxel_size=voxel,
+        metadata={"flags": {"hot": HOT, "dead": DEAD, "clustered": CLUSTERED}, "params": settings.as_dict()},
+    )
+    with atomic_path(defects_out) as tmp:
+        tmp.write_text(defect_list(detection))
+    stats = {
+        "stack": stack,
+        **detection.summary(),
+        "pixels": int(total.size),
+        "seconds": time.perf_counter() - started,
+    }
+    if record_path:
+        record = read_json(record_path)
+        stats.update({k: record.get(k) for k in ("timestamp", "dose_rate", "dose_per_frame")})
+        stats["frames"] = record["shape"][0]
+    write_json(stats_out, stats)
+    return stats

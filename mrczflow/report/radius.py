@@ -1,0 +1,66 @@
+"""The KOMA radius curve on the session's own stacks (paper Fig. 12), from the files the workflow kept."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import mrcz
+from ..gain.reference import load_gain
+from ..gain.settings import GainSettings
+from ..koma.steps import noise_after, window_correction
+from ..koma.windows import window
+from .session import ReportPaths, Session
+
+RADII = (1, 2, 4, 8, 12, 16, 20, 25)
+
+
+def radius_curves(
+    session: Session,
+    paths: ReportPaths,
+    samples: int,
+    *,
+    gain_template: str | None = None,
+    gain: GainSettings | None = None,
+    flags: bool = False,
+    form: str = "divide",
+) -> tuple[dict[str, list[tuple[int, float]]], float]:
+    """Correlated noise vs KOMA radius for up to ``samples`` ordinary stacks, from the session's own prefix files.
+
+    Any radius costs the same: the window sum is two prefix files apart.
+    ``gain_template`` is the gain applied before KOMA (``{stack}`` is filled
+    in), oriented by ``gain`` (None: already oriented); ``flags`` says the
+    outlier masks exist. Returns the curves and the mean correlated noise
+    with the gain alone. Holds one stack at a time.
+    """
+    stacks = session.stacks
+    orientation = gain or GainSettings()
+
+    usable = [s for s in stacks if s in session.koma and not session.koma[s]["high_contrast"]]
+    if not usable:
+        return {}, float("nan")
+    picks = [usable[int(i)] for i in np.linspace(0, len(usable) - 1, min(samples, len(usable)))]
+    largest = (len(stacks) - 1) // 2
+    curves = {}
+    for stack in dict.fromkeys(picks):
+        index = stacks.index(stack)
+        sum_path = paths.of("sums", stack)
+        shape = mrcz.read_header(sum_path).shape[-2:]
+        gain_path = gain_template.format(stack=stack) if gain_template else None
+        gain_image = load_gain(gain_path, shape, orientation.rotate, orientation.flip) if gain_path else None
+        flags_path = paths.of("mask", stack) if flags else None
+        points = []
+        for radius in [r for r in RADII if r <= largest]:
+            lo, hi = window(index, len(stacks), radius)
+            fix, _ = window_correction(
+                sum_path,
+                paths.of("prefix", stacks[lo - 1]) if lo else None,
+                paths.of("prefix", stacks[hi - 1]),
+                stack,
+                stacks[lo:hi],
+                gain=gain_image,
+                form=form,
+            )
+            points.append((radius, noise_after(paths.of("archive", stack), fix, flags_path)))
+        curves[stack] = points
+    baseline = float(np.mean([session.koma[s]["correlated_noise_before"] for s in usable]))
+    return curves, baseline

@@ -1,0 +1,154 @@
+"""The session's records, gathered for the report.
+
+:func:`collect` reads the per-stack JSON records the stages wrote (never the
+movies), the Snakemake benchmark files (seconds per job) and the job logs
+(error lines of failed stacks), each from where :class:`ReportPaths` says
+(the rule gives those places). :func:`anomalous` flags stacks whose outlier
+counts stand out from the session.
+
+Memory: the records only (a few numbers per stack).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..jobs import error_line
+
+STAGES = ("ingest", "compress", "outliers", "koma_sum", "koma")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportPaths:
+    """Where each record of a stack is: templates with ``{stack}`` (and ``{stage}`` for logs).
+
+    The rule ``session_report`` fills these from its own input and log paths.
+    """
+
+    ingest: str
+    storage: str
+    archive: str
+    outliers: str
+    mask: str
+    screen: str
+    sums: str
+    prefix: str
+    koma: str
+    log: str
+    benchmark: str
+    gamma: str | None = None
+
+    def of(self, kind: str, stack: str, stage: str | None = None) -> Path:
+        return Path(getattr(self, kind).format(stack=stack, stage=stage))
+
+
+@dataclasses.dataclass
+class Session:
+    """Per-stack records of every stage, keyed by stack name (missing stages are empty dicts)."""
+
+    stacks: list[str]
+    ingest: dict[str, dict]
+    storage: dict[str, dict]
+    outliers: dict[str, dict]
+    screen: dict[str, dict]
+    koma: dict[str, dict]
+    seconds: dict[str, dict[str, float]]
+    failed: dict[str, str]
+    gamma: dict[str, Any] | None = None
+
+    @property
+    def processed(self) -> list[str]:
+        return [s for s in self.stacks if s in self.storage]
+
+    def totals(self) -> dict[str, float]:
+        source = sum(self.storage[s]["source_bytes"] for s in self.processed)
+        stored = sum(self.storage[s]["mrcz_bytes"] for s in self.processed)
+        return {
+            "source_bytes": source,
+            "mrcz_bytes": stored,
+            "ratio": source / stored if stored else float("nan"),
+        }
+
+    def throughput(self) -> dict[str, float]:
+        """MB/s of each stage: source megabytes over the summed job seconds of that stage."""
+        rates = {}
+        for stage in STAGES:
+            done = [s for s in self.processed if stage in self.seconds.get(s, {})]
+            seconds = sum(self.seconds[s][stage] for s in done)
+            if done and seconds > 0:
+                rates[stage] = sum(self.storage[s]["source_bytes"] for s in done) / 1e6 / seconds
+        return rates
+
+
+def _json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _benchmark_seconds(path: Path) -> float | None:
+    if not path.exists():
+        return None
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return float(rows[-1]["s"]) if rows else None
+
+
+def collect(stacks: list[str], paths: ReportPaths) -> Session:
+    """Every record of ``stacks`` (in acquisition order) that exists; failed jobs from their logs."""
+
+    def per_stack(kind: str) -> dict[str, dict]:
+        found = {s: _json(paths.of(kind, s)) for s in stacks}
+        return {s: r for s, r in found.items() if r is not None}
+
+    seconds: dict[str, dict[str, float]] = {}
+    failed: dict[str, str] = {}
+    for stack in stacks:
+        for stage in STAGES:
+            value = _benchmark_seconds(paths.of("benchmark", stack, stage))
+            if value is not None:
+                seconds.setdefault(stack, {})[stage] = value
+            line = error_line(paths.of("log", stack, stage))
+            if line and stack not in failed:
+                failed[stack] = f"{stage}: {line}"
+    gamma_path = Path(paths.gamma) if paths.gamma else None
+    gamma = None
+    if gamma_path is not None and gamma_path.exists():
+        import yaml
+
+        gamma = yaml.safe_load(gamma_path.read_text())
+    return Session(
+        stacks=stacks,
+        ingest=per_stack("ingest"),
+        storage=per_stack("storage"),
+        outliers=per_stack("outliers"),
+        screen=per_stack("screen"),
+        koma=per_stack("koma"),
+        seconds=seconds,
+        failed=failed,
+        gamma=gamma,
+    )
+
+
+def anomalous(session: Session, limit: float = 5.0) -> dict[str, str]:
+    """Stacks whose hot or dead pixel count is more than ``limit`` robust sigmas from the session's median."""
+    flagged: dict[str, str] = {}
+    names = [s for s in session.stacks if s in session.outliers]
+    if len(names) < 3:
+        return flagged
+    for kind in ("hot", "dead"):
+        values = np.log1p([session.outliers[s][kind] for s in names])
+        median = np.median(values)
+        spread = 1.4826 * np.median(np.abs(values - median)) or 0.1
+        for name, value in zip(names, values, strict=True):
+            z = (value - median) / spread
+            if abs(z) > limit:
+                count = session.outliers[name][kind]
+                flagged[name] = (
+                    f"{count} {kind} pixels ({'far above' if z > 0 else 'far below'} the session's median)"
+                )
+    return flagged

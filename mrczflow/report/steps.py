@@ -1,0 +1,79 @@
+"""The step of rule ``session_report``: the figures, the one-page summary and the session's record."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .. import mrcz
+from ..fileio import atomic_path
+from ..gain.settings import GainSettings
+from ..jobs import job_banner, write_json
+from ..koma.figures import plot_koma, plot_radius
+from ..koma.settings import KomaSettings
+from ..outliers.figures import plot_mask, plot_outliers
+from ..storage.figures import plot_storage
+from .radius import radius_curves
+from .session import ReportPaths, anomalous, collect
+from .summary import summary_html, summary_lines
+
+
+def session_report(
+    stacks: list[str],
+    paths: ReportPaths,
+    out: str | os.PathLike,
+    *,
+    radius_samples: int = 4,
+    gain_template: str | None = None,
+    gain: GainSettings | None = None,
+    flags: bool = False,
+    koma: KomaSettings | None = None,
+) -> dict:
+    """Write ``out``/summary.html, session.json and the report's PNG figures for ``stacks`` (in order).
+
+    Memory: the per-stack records, one outlier mask, and for the KOMA radius
+    curve one stack at a time.
+    """
+    print(job_banner("session_report", os.fspath(out)), file=sys.stderr, flush=True)
+    koma = koma or KomaSettings()
+    out = Path(out)
+    session = collect(stacks, paths)
+    out.mkdir(parents=True, exist_ok=True)
+    in_order = {s: session.storage[s] for s in session.processed}
+    plot_storage(in_order, session.totals()["ratio"], session.throughput(), out / "storage.png")
+    plot_outliers(
+        {s: session.outliers[s] for s in stacks if s in session.outliers},
+        anomalous(session),
+        out / "outliers.png",
+    )
+    worst = max(
+        session.outliers, key=lambda s: session.outliers[s]["hot"] + session.outliers[s]["dead"], default=None
+    )
+    plot_mask(mrcz.read(paths.of("mask", worst)) if worst else None, worst, out / "worst_mask.png")
+    plot_koma({s: session.koma[s] for s in stacks if s in session.koma}, out / "koma.png")
+    curves, baseline = ({}, float("nan"))
+    if session.koma:
+        curves, baseline = radius_curves(
+            session,
+            paths,
+            radius_samples,
+            gain_template=gain_template,
+            gain=gain,
+            flags=flags,
+            form=koma.form,
+        )
+    plot_radius(curves, baseline, out / "koma_radius.png")
+    with atomic_path(out / "summary.html") as tmp:
+        tmp.write_text(summary_html(session))
+    record = {
+        "summary": summary_lines(session),
+        "totals": session.totals(),
+        "throughput_mb_s": session.throughput(),
+        "failed": session.failed,
+        "worst_mask": worst,
+        "radius_curves": curves,
+    }
+    write_json(out / "session.json", record)
+    print("mrczflow session_report: done", file=sys.stderr, flush=True)
+    return record

@@ -1,0 +1,86 @@
+"""The report's front page: the session in a few sentences, and what to look at."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from .session import Session, anomalous
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.3g} GB" if n >= 1e8 else f"{n / 1e6:.3g} MB"
+
+
+def summary_lines(session: Session) -> dict[str, list[str]]:
+    """The summary as plain sentences, by heading (also what the closing note quotes)."""
+    totals = session.totals()
+    processed = session.processed
+    lines: dict[str, list[str]] = {"Session": [], "Look at": []}
+    lines["Session"].append(
+        f"{len(processed)} of {len(session.stacks)} stacks processed; {len(session.failed)} failed."
+    )
+    if processed:
+        lines["Session"].append(
+            f"Data reduced from {_gb(totals['source_bytes'])} to {_gb(totals['mrcz_bytes'])} "
+            f"({totals['ratio']:.1f}x smaller), lossless: every frame's checksum is stored with it."
+        )
+        bounds = [session.storage[s].get("percent_of_entropy_bound") for s in processed]
+        bounds = [b for b in bounds if b is not None]
+        if bounds:
+            lines["Session"].append(
+                f"Compression reaches {np.median(bounds):.0f}% of the best any lossless coder can do "
+                "(the Poisson entropy bound), median over stacks."
+            )
+    if session.outliers:
+        hot = [r["hot"] for r in session.outliers.values()]
+        dead = [r["dead"] for r in session.outliers.values()]
+        lines["Session"].append(
+            f"Hot pixels per stack: median {np.median(hot):.0f} (range {min(hot)}-{max(hot)}); "
+            f"dead: median {np.median(dead):.0f}. They are filled in every corrected movie."
+        )
+    if session.gamma:
+        best = session.gamma.get("orientation", {}).get("best", {})
+        lines["Session"].append(
+            f"Gain orientation checked against the vacuum references: rotate {best.get('rotate')}, "
+            f"flip {best.get('flip')}."
+        )
+    if session.koma:
+        before = np.median(
+            [r["correlated_noise_before"] for r in session.koma.values() if not r["high_contrast"]]
+        )
+        after = np.median(
+            [r["correlated_noise_after"] for r in session.koma.values() if not r["high_contrast"]]
+        )
+        lines["Session"].append(
+            f"Correlated noise between frames (fixed-pattern noise), median: {before:.4f} with the gain alone, "
+            f"{after:.4f} after outlier filter + KOMA ({before / after:.0f}x lower)."
+        )
+    for stack, line in session.failed.items():
+        lines["Look at"].append(f"{stack} failed: {line}")
+    for stack, reason in anomalous(session).items():
+        lines["Look at"].append(f"{stack}: {reason}; check the detector or that stack's mask.")
+    excluded = [s for s, r in session.screen.items() if r.get("high_contrast")]
+    if excluded:
+        lines["Look at"].append(
+            f"{len(excluded)} high-contrast stacks (carbon or crystalline ice) kept out of KOMA windows: "
+            f"{', '.join(excluded)}. Set koma.include to override."
+        )
+    warnings = [s for s, r in session.ingest.items() if r.get("clipped_pixels")]
+    warnings += [s for s, r in session.storage.items() if r.get("clipped_pixels")]
+    for stack in sorted(set(warnings)):
+        lines["Look at"].append(f"{stack}: counts above 255 were clipped (compress.allow_clipping).")
+    if not lines["Look at"]:
+        lines["Look at"].append("Nothing: every stack went through every stage.")
+    return lines
+
+
+def summary_html(session: Session) -> str:
+    parts = ["<html><head><meta charset='utf-8'><title>Session summary</title></head><body>"]
+    for heading, lines in summary_lines(session).items():
+        parts.append(f"<h2>{html.escape(heading)}</h2><ul>")
+        parts.extend(f"<li>{html.escape(line)}</li>" for line in lines)
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,61 @@
+"""Settings of storage: the ``ingest`` and ``compress`` sections of the config (defaults: config/schema.yaml)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..mrcz import Compression
+from ..settings import Settings
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class DoseSettings(Settings):
+    """Where a movie's dose rate (e/physical px/s) and frame time (s) come from.
+
+    ``source``: ``mdoc`` (each movie's SerialEM .mdoc), ``config`` (the values
+    here) or ``measured`` (mean counts over the frame time).
+    """
+
+    section = "ingest.dose"
+
+    source: str = "mdoc"
+    dose_rate: float | None = None
+    frame_time: float | None = None
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class IngestSettings(Settings):
+    """How movies are read: format, EER frame grouping, pixel size, dose, and whether the counts are kept."""
+
+    section = "ingest"
+    steps = {"ingest": ("format", "eer_group", "pixel_size", "dose")}
+    nested = {"dose": DoseSettings}
+
+    format: str = "auto"
+    eer_group: int = 20
+    pixel_size: float | None = None
+    dose: DoseSettings = dataclasses.field(default_factory=DoseSettings)
+    keep_counts: bool = False
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class CompressSettings(Settings):
+    """Compression of the uint8 archive (defaults measured: see mrczflow/mrcz/codec.py)."""
+
+    section = "compress"
+    steps = {"compress": ("codec", "level", "shuffle", "blocksize", "allow_clipping")}
+
+    codec: str = "zstd"
+    level: int = 1
+    shuffle: str = "bitshuffle"
+    blocksize: int = 1048576
+    allow_clipping: bool = False
+
+    def compression(self, threads: int | None = None) -> Compression:
+        return Compression(
+            codec=self.codec,
+            level=self.level,
+            shuffle=self.shuffle,
+            blocksize=self.blocksize,
+            threads=threads,
+        )
