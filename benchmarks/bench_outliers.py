@@ -22,6 +22,7 @@ import numpy as np
 
 from mrczflow import mrcz, outliers
 from mrczflow.koma.noise import correlated_noise
+from mrczflow.outliers.fill import fill_plan, fill_values
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
 from mrczflow.simulate.scores import baseline_mask, detection_score
 
@@ -122,7 +123,7 @@ def speed() -> None:
 
     def filter_stack():
         detection = outliers.detect(outliers.stack_sum(stack))
-        outliers.fill_values(stack, outliers.fill_plan(detection))
+        fill_values(stack, fill_plan(detection))
 
     ours = best_of(filter_stack)
     print(

@@ -1,8 +1,11 @@
 """The ``mrczflow`` command: compress, decompress and inspect MRC/MRCZ files.
 
 ``mrczflow compress IN... OUT`` works like ``cp``: with one input OUT is a
-file name, with several it must be an existing folder (outputs are named
-``<stem>.mrcz``). Data types are kept exactly; decimation to uint8 is the
+file name, with several it must be an existing folder. An output is named
+after its input with the movie extension replaced (``movie.1.mrc`` ->
+``movie.1.mrcz``). Before anything is written, two inputs that would make
+the same output, and outputs that already exist, are refused (``--force``
+overwrites existing files; never an input). Data types are kept exactly; decimation to uint8 is the
 workflow's ``compress`` step. Each file is streamed frame by frame, so memory
 stays at about two frames whatever the stack size. A failing file is reported
 in one line and leaves no output; the others still run, and the exit status
@@ -21,15 +24,39 @@ from tqdm import tqdm
 from .mrcz import Compression, MrczError, MrczReader, MrczWriter
 from .mrcz.codec import CODEC_IDS, DEFAULT_BLOCKSIZE, SHUFFLES
 from .mrcz.footer import FOOTER_FORMATS
+from .storage.names import movie_stem
 
 
-def _targets(inputs: tuple[str, ...], output: str, suffix: str) -> list[tuple[Path, Path]]:
+def output_name(source: Path, suffix: str) -> str:
+    """``source``'s file name with its movie extension replaced by ``suffix`` (other dots are kept)."""
+    stem = movie_stem(source)
+    return (source.name if stem is None else stem) + suffix
+
+
+def _targets(inputs: tuple[str, ...], output: str, suffix: str, force: bool) -> list[tuple[Path, Path]]:
+    """Pair each input with its output; refuse collisions and existing outputs before anything is written."""
     out = Path(output)
     if len(inputs) > 1 or out.is_dir():
         if not out.is_dir():
             raise click.UsageError(f"with several inputs, OUT must be an existing folder: {out}")
-        return [(Path(i), out / (Path(i).name.split(".")[0] + suffix)) for i in inputs]
-    return [(Path(inputs[0]), out)]
+        pairs = [(Path(i), out / output_name(Path(i), suffix)) for i in inputs]
+    else:
+        pairs = [(Path(inputs[0]), out)]
+    problems = []
+    claimed: dict[Path, Path] = {}
+    sources = {source.resolve() for source, _ in pairs}
+    for source, target in pairs:
+        key = target.resolve()
+        if key in claimed:
+            problems.append(f"{source} and {claimed[key]} would both be written to {target}")
+        claimed.setdefault(key, source)
+        if key in sources:
+            problems.append(f"{target} is an input; it would be overwritten")
+        elif target.exists() and not force:
+            problems.append(f"{target} exists (--force overwrites it)")
+    if problems:
+        raise click.UsageError("nothing written: " + "; ".join(problems))
+    return pairs
 
 
 def convert(
@@ -118,18 +145,20 @@ def main() -> None:
 )
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Default: all available cores.")
 @click.option("--metadata-format", type=click.Choice(FOOTER_FORMATS), default="msgpack", show_default=True)
-def compress(inputs, output, codec, level, shuffle, blocksize, threads, metadata_format) -> None:
+@click.option("--force", is_flag=True, help="Overwrite outputs that exist (never an input).")
+def compress(inputs, output, codec, level, shuffle, blocksize, threads, metadata_format, force) -> None:
     """Compress MRC/MRCZ files INPUTS to MRCZ (OUT: a file, or a folder for several)."""
     settings = Compression(codec=codec, level=level, shuffle=shuffle, blocksize=blocksize, threads=threads)
-    _run_many(_targets(inputs, output, ".mrcz"), settings, metadata_format=metadata_format)
+    _run_many(_targets(inputs, output, ".mrcz", force), settings, metadata_format=metadata_format)
 
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.argument("output", type=click.Path())
-def decompress(inputs, output) -> None:
+@click.option("--force", is_flag=True, help="Overwrite outputs that exist (never an input).")
+def decompress(inputs, output, force) -> None:
     """Write plain MRC2014 that legacy programs read (OUT: a file, or a folder for several)."""
-    _run_many(_targets(inputs, output, ".mrc"), None)
+    _run_many(_targets(inputs, output, ".mrc", force), None)
 
 
 def describe(path: str | os.PathLike, verify: bool = True) -> dict:

@@ -20,10 +20,32 @@ import numpy as np
 PAGE = 4096
 
 
-def temporary_sibling(path: str | os.PathLike) -> Path:
-    """A unique hidden name next to ``path`` (same folder, so rename is atomic)."""
+def remove_stale_parts(path: str | os.PathLike) -> list[Path]:
+    """Remove temporaries a killed writer of ``path`` left behind (SIGKILL leaves them; nothing else does).
+
+    Only one job writes a given output at a time, so when a writer of
+    ``path`` starts, any earlier temporary of ``path`` is stale.
+    """
     path = Path(path)
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part")
+    prefix = f".{path.name}."
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(path.parent):
+            if entry.name.startswith(prefix) and ".part" in entry.name[len(prefix) :]:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def temporary_sibling(path: str | os.PathLike) -> Path:
+    """A unique hidden name next to ``path`` (same folder, so rename is atomic); stale ones are removed.
+
+    It keeps the final suffix so format-sniffing writers work.
+    """
+    path = Path(path)
+    remove_stale_parts(path)
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part{path.suffix}")
 
 
 class AtomicFile:
@@ -49,8 +71,13 @@ class AtomicFile:
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        self.handle.close()
-        self.tmp.unlink(missing_ok=True)
+        """Remove the temporary file, even when closing it fails again (a full disk)."""
+        try:
+            self.handle.close()
+        except OSError:
+            pass  # the write already failed; the file is discarded either way
+        finally:
+            self.tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> AtomicFile:
         return self
@@ -70,7 +97,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The temporary name keeps the final suffix so format-sniffing writers work.
     """
     path = Path(path)
-    tmp = path.with_name(f".{uuid.uuid4().hex[:12]}.{path.name}")
+    tmp = temporary_sibling(path)
     try:
         yield tmp
         os.replace(tmp, path)

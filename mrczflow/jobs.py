@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -58,10 +59,21 @@ def read_json(path: str | os.PathLike) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
+class Terminated(Exception):
+    """The job was asked to stop (SIGTERM: a SLURM time limit, scancel, Ctrl-C of the workflow)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(f"stopped by signal {signal.Signals(signum).name} (time limit, scancel or interrupt)")
+
+
 def run_guarded(stack: str, step: str, action: Callable[[], object]) -> None:
     """Run ``action()``; a known failure becomes one line ``error: <stack>: ...`` on stderr and exit 1.
 
-    Outputs are written atomically, so a failed step leaves no partial file.
+    Outputs are written atomically, so a failed step leaves no partial file:
+    SIGTERM is turned into an exception so that the writers' clean-up runs
+    (only SIGKILL skips it; the next writer of the same output removes what
+    it left, see :func:`mrczflow.fileio.remove_stale_parts`).
     """
     from .gain.reference import GainError
     from .mrcz import MrczError
@@ -70,18 +82,42 @@ def run_guarded(stack: str, step: str, action: Callable[[], object]) -> None:
     from .storage.movies import IngestError
 
     print(job_banner(step, stack), file=sys.stderr, flush=True)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         action()
-    except (MrczError, IngestError, GainError, DecimationError, SettingsError, ValueError, OSError) as exc:
+    except (
+        MrczError,
+        IngestError,
+        GainError,
+        DecimationError,
+        SettingsError,
+        Terminated,
+        ValueError,
+        OSError,
+    ) as exc:
         print(f"error: {stack}: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
     print(f"mrczflow {step}: {stack} done", file=sys.stderr, flush=True)
 
 
-def error_line(log: str | os.PathLike) -> str | None:
-    """The ``error: ...`` line a failed job leaves as its log's verdict (None when it succeeded or never ran)."""
+NO_VERDICT = (
+    "error: ended without a verdict (killed: out of memory, SIGKILL or a node failure; or still running)"
+)
+
+
+def error_line(log: str | os.PathLike, *, unfinished: bool = False) -> str | None:
+    """The ``error: ...`` line a failed job leaves as its log's verdict (None when it succeeded or never ran).
+
+    With ``unfinished``, a log that has a job's banner but neither verdict
+    (the job was killed before it could write one) counts as failed too.
+    """
     log = Path(log)
     lines = log.read_text(errors="replace").splitlines() if log.exists() else []
     errors = [line for line in lines if line.startswith("error: ")]
     done = any(line.startswith("mrczflow ") and line.endswith(" done") for line in lines)
-    return errors[-1] if errors and not done else None
+    if done:
+        return None
+    if errors:
+        return errors[-1]
+    started = any(line.startswith("mrczflow ") for line in lines)
+    return NO_VERDICT if unfinished and started else None

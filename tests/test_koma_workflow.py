@@ -47,7 +47,7 @@ def test_koma_excludes_carbon_writes_movies_and_gains_and_reruns_only_changed_wi
     )
     result = snakemake(dest, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
-    per_stack = {"ingest": 6, "compress": 6, "outliers": 6, "koma_sum": 6, "koma_prefix": 6, "koma": 6}
+    per_stack = {"ingest": 6, "compress": 6, "outliers": 6, "koma_sum": 6, "koma": 6}
     assert jobs_run(result) == {"all": 1, **per_stack, "session_report": 1}
 
     screen = json.loads((dest / "results" / "koma" / "sums" / "stack_0002.json").read_text())
@@ -68,7 +68,7 @@ def test_koma_excludes_carbon_writes_movies_and_gains_and_reruns_only_changed_wi
     # The gain reference is the whole correction: counts * gain == the movie away from outliers.
     assert np.allclose(movie[:, clean], (counts * gain)[:, clean], rtol=1e-5, atol=1e-5)
     assert movie.mean() == pytest.approx(counts.mean(), rel=0.05)
-    for rule in ("koma_sum", "koma_prefix", "koma"):
+    for rule in ("koma_sum", "koma"):
         assert (
             (dest / "logs" / rule / "stack_0004.log").read_text().startswith(f"mrczflow {rule}: stack_0004")
         )
@@ -79,7 +79,7 @@ def test_koma_excludes_carbon_writes_movies_and_gains_and_reruns_only_changed_wi
     assert added.returncode == 0, added.stderr[-3000:]
     changed = windows_changed_by_append(6, RADIUS)
     assert changed == [4, 5]
-    one = {rule: 1 for rule in ("ingest", "compress", "outliers", "koma_sum", "koma_prefix")}
+    one = {rule: 1 for rule in ("ingest", "compress", "outliers", "koma_sum")}
     assert jobs_run(added) == {"all": 1, **one, "koma": len(changed) + 1, "session_report": 1}
 
     configure(dest, koma={"temp_movies": True})
@@ -107,3 +107,25 @@ def test_too_short_a_session_and_unknown_names_are_refused(tmp_path, raw):
     configure(dest, movies=str(raw / "movies" / "*.mrc"), koma={"exclude": ["stack_9999"]})
     result = snakemake(dest, "-n", "--cores", "1")
     assert result.returncode != 0 and "no stack named 'stack_9999'" in result.stderr + result.stdout
+
+
+def test_a_failed_first_stack_holds_no_other_stack_back(tmp_path, raw):
+    """No chain through the session: the first stack's movie is damaged; the others get their archive at
+    once, and their KOMA and the report on the next run (the failed stack is left out of every window)."""
+    dest = deploy(tmp_path / "wf")
+    inputs = tmp_path / "incoming"
+    arrive(raw, inputs, range(7))
+    damaged = inputs / "stack_0000.mrc"
+    damaged.write_bytes(damaged.read_bytes()[:-100])
+    configure(dest, movies=str(inputs / "*.mrc"), gamma={"enabled": False}, koma={"radius": RADIUS})
+    first = snakemake(dest, "--cores", "2", "--keep-going")
+    assert first.returncode != 0
+    assert all((dest / "results" / "mrcz" / f"stack_{i:04d}.mrcz").exists() for i in range(1, 7))
+    second = snakemake(dest, "--cores", "2", "--keep-going")
+    assert second.returncode != 0  # the damaged movie still fails, alone
+    for i in range(1, 7):
+        record = stats(dest, f"stack_{i:04d}")
+        assert "stack_0000" not in record["window"] and len(record["window"]) == 2 * RADIUS + 1
+    summary = (dest / "results" / "report" / "summary.html").read_text()
+    assert "6 of 7 stacks processed; 1 failed" in summary
+    assert "stack_0000 failed: ingest: error: stack_0000:" in summary and "truncated" in summary

@@ -72,7 +72,6 @@ def test_summary_lists_failed_stacks_with_their_error_and_anomalous_outlier_coun
         mask=f"{tmp_path}/results/outliers/{{stack}}.mask.mrcz",
         screen=f"{tmp_path}/results/koma/sums/{{stack}}.json",
         sums=f"{tmp_path}/results/koma/sums/{{stack}}.sum.mrcz",
-        prefix=f"{tmp_path}/results/koma/prefix/{{stack}}.prefix.mrcz",
         koma=f"{tmp_path}/results/koma/{{stack}}.json",
         log=f"{tmp_path}/logs/{{stage}}/{{stack}}.log",
         benchmark=f"{tmp_path}/logs/benchmark/{{stage}}/{{stack}}.tsv",

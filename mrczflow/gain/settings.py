@@ -41,7 +41,7 @@ class GammaSettings(Settings):
     section = "gamma"
     steps = {"fit_gamma": ("patch", "fallback_unity")}
 
-    enabled: bool = True
+    enabled: bool | str = "auto"
     references: str = "demo"
     patch: int = 64
     fallback_unity: bool = False

@@ -1,6 +1,6 @@
-"""KOMA, the knock-out moving average (paper section 5.2; rules ``koma_sum``, ``koma_prefix``, ``koma``).
+"""KOMA, the knock-out moving average (paper section 5.2; rules ``koma_sum``, ``koma``).
 
-:mod:`.windows` are the windows and their exact prefix sums; :mod:`.screen`
+:mod:`.windows` are the windows (and exact prefix sums for in-memory scoring); :mod:`.screen`
 keeps high-contrast stacks out of them; :mod:`.correction` turns a window sum
 into a stack's correction; :mod:`.noise` is the correlated-noise metric
 (paper Eq. 7); :mod:`.steps` are the rules' steps; :mod:`.figures` the

@@ -21,9 +21,8 @@ class KomaSettings(Settings):
     section = "koma"
     steps = {
         "koma_sum": ("high_contrast",),
-        "koma_prefix": ("include", "exclude"),
-        "koma": ("form", "denoise", "movie_dtype", "movie_compression"),
-        "session_report": ("form",),
+        "koma": ("form", "denoise", "include", "exclude", "movie_dtype", "movie_compression"),
+        "session_report": ("form", "denoise", "include", "exclude"),
     }
 
     enabled: bool = True

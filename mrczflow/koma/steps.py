@@ -1,24 +1,22 @@
-"""The steps of rules ``koma_sum``, ``koma_prefix`` and ``koma`` (see :mod:`.windows`).
+"""The steps of rules ``koma_sum`` and ``koma`` (see :mod:`.windows`).
 
 ``koma_sum``: the stack's sum after the outlier filter (filled values
-rounded to whole counts, so the session's prefix sums stay exact) as int32
-MRCZ, and its contrast, which decides whether it is kept out of windows.
-Holds one stack (the fill of clustered outliers needs every frame).
+rounded to whole counts, so window sums are exact) as int32 MRCZ with its
+record inside, and its contrast, which decides whether it is kept out of
+windows. Holds one stack (the fill of clustered outliers needs every frame).
 
-``koma_prefix``: ``C[k+1] = C[k] + S[k]`` (or ``C[k]`` unchanged for an
-excluded stack), with the running counts of stacks and frames and the
-names of the excluded stacks in its metadata. Holds two frame-sized images.
-
-``koma``: the stack's window term from ``C[lo]``, ``C[hi]`` and its own
-sum, the correction (gain, then the denoised pattern), the normalised movie
-and the correction as one gain reference; correlated noise before (gain
-only) and after. Holds one stack.
+``koma``: the stack's window term from the sums of its window (read one at a
+time: no chain through the session), the correction (gain, then the denoised
+pattern), the normalised movie and the correction as one gain reference;
+correlated noise before (gain only) and after. Holds one stack and two
+frame-sized sums.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,9 +30,6 @@ from .correction import Correction, correction
 from .noise import CorrelationAccumulator
 from .screen import contrast
 from .settings import KomaSettings
-from .windows import add_to_prefix, window_sum
-
-PREFIX_KEYS = ("stacks", "included", "frames", "excluded")
 
 
 def score_rows(n_rows: int) -> slice:
@@ -104,84 +99,66 @@ def koma_sum(
     return info
 
 
-def _prefix_state(path: str | os.PathLike | None, shape: tuple[int, int]) -> tuple[np.ndarray | None, dict]:
-    if path is None:
-        return None, {"stacks": 0, "included": 0, "frames": 0, "excluded": []}
+def read_sum(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
+    """A stack sum written by :func:`koma_sum` and the record inside it (stack, frames, contrast...)."""
     with mrcz.MrczReader(path) as reader:
-        state = reader.metadata.get("koma_prefix")
+        info = reader.metadata.get("koma_sum")
         image = reader.read()
-    if not state or any(key not in state for key in PREFIX_KEYS):
-        raise ValueError(
-            f"{os.fspath(path)}: not a KOMA prefix file (no koma_prefix metadata); rerun koma_prefix"
-        )
-    if image.shape != shape:
-        raise ValueError(f"{os.fspath(path)}: prefix is {image.shape}, the stack sum is {shape}")
-    return image, state
+    if not isinstance(info, dict) or not {"stack", "frames", "high_contrast"} <= info.keys():
+        raise ValueError(f"{os.fspath(path)}: not a KOMA stack sum (no koma_sum record); rerun koma_sum")
+    return image, info
 
 
-def koma_prefix(
-    previous_path: str | os.PathLike | None,
-    sum_path: str | os.PathLike,
-    info_path: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    stack: str,
-    settings: KomaSettings | None = None,
-) -> dict[str, Any]:
-    """One link of the prefix chain; the stack is left out when the screen or ``koma.exclude`` says so."""
-    settings = settings or KomaSettings()
-    stack_name = stack
-    decision = settings.decision(stack)
-    info = read_json(info_path)
-    total = mrcz.read(sum_path)
-    previous, state = _prefix_state(previous_path, total.shape)
-    included = not info["high_contrast"] if decision == "auto" else decision == "include"
-    state = dict(state, stacks=state["stacks"] + 1, excluded=list(state["excluded"]))
-    if included:
-        prefix = add_to_prefix(previous, total)
-        state["included"] += 1
-        state["frames"] += int(info["frames"])
-    else:
-        prefix = previous if previous is not None else np.zeros(total.shape, np.int32)
-        state["excluded"].append({"stack": stack_name, "contrast": info["contrast"], "decision": decision})
-    mrcz.write(out, prefix, metadata={"koma_prefix": state})
-    return state
+def included(info: dict[str, Any], settings: KomaSettings) -> bool:
+    """Whether a stack's sum enters KOMA windows: the config's include/exclude, else the contrast screen."""
+    decision = settings.decision(info["stack"])
+    return not info["high_contrast"] if decision == "auto" else decision == "include"
 
 
 def window_correction(
     sum_path: str | os.PathLike,
-    prefix_lo_path: str | os.PathLike | None,
-    prefix_hi_path: str | os.PathLike,
-    stack_name: str,
-    window_stacks: list[str],
+    window_paths: Sequence[str | os.PathLike],
     *,
+    settings: KomaSettings | None = None,
     gain: np.ndarray | None = None,
-    form: str = "divide",
-    denoise: bool = True,
 ) -> tuple[Correction, dict[str, Any]]:
-    """The correction of one stack from its sum and the prefixes around its window."""
-    with mrcz.MrczReader(sum_path) as reader:
-        own = reader.read()
-        own_frames = int(reader.metadata["koma_sum"]["frames"])
-    lo, lo_state = _prefix_state(prefix_lo_path, own.shape)
-    hi, hi_state = _prefix_state(prefix_hi_path, own.shape)
-    excluded = {entry["stack"] for entry in hi_state["excluded"]} - {
-        entry["stack"] for entry in lo_state["excluded"]
-    }
-    if hi_state["stacks"] - lo_state["stacks"] != len(window_stacks) or stack_name not in window_stacks:
+    """The correction of one stack from its own sum and the sums of the other stacks of its window.
+
+    Reads each sum once (an O(a) read per stack, in parallel across the
+    session: no stack waits on another's KOMA). Stacks the screen or the
+    config keeps out add nothing, so a window holding ``e`` of them averages
+    ``2a - e`` stacks.
+    """
+    settings = settings or KomaSettings()
+    own, own_info = read_sum(sum_path)
+    total = np.zeros(own.shape, np.int64)
+    n_stacks = n_frames = 0
+    used, left_out = [], []
+    for path in window_paths:
+        image, info = read_sum(path)
+        if image.shape != own.shape:
+            raise ValueError(
+                f"{os.fspath(path)}: stack sum is {image.shape}, {own_info['stack']}'s is {own.shape}"
+            )
+        if info["stack"] == own_info["stack"]:
+            continue
+        if included(info, settings):
+            total += image
+            n_stacks += 1
+            n_frames += int(info["frames"])
+            used.append(info["stack"])
+        else:
+            left_out.append(info["stack"])
+    if n_stacks == 0:
         raise ValueError(
-            f"{os.fspath(prefix_hi_path)}: prefixes span {hi_state['stacks'] - lo_state['stacks']} stacks, "
-            f"the window of {stack_name} has {len(window_stacks)}: rerun koma_prefix"
+            f"{own_info['stack']}: no stack of its window can enter KOMA (all high contrast or excluded)"
         )
-    own_included = stack_name not in excluded
-    n_stacks = hi_state["included"] - lo_state["included"] - own_included
-    n_frames = hi_state["frames"] - lo_state["frames"] - own_frames * own_included
-    window_total = window_sum(lo, hi, own if own_included else None)
-    fix = correction(window_total, n_stacks, n_frames, gain, form=form, denoise=denoise)
+    fix = correction(total, n_stacks, n_frames, gain, form=settings.form, denoise=settings.denoise)
     info = {
+        "window": sorted([*used, *left_out, own_info["stack"]]),
         "window_stacks_used": n_stacks,
-        "excluded_in_window": sorted(excluded - {stack_name}),
-        "high_contrast": not own_included,
+        "excluded_in_window": sorted(left_out),
+        "high_contrast": not included(own_info, settings),
     }
     return fix, info
 
@@ -202,13 +179,11 @@ def noise_after(
 def koma(
     counts_path: str | os.PathLike,
     sum_path: str | os.PathLike,
-    prefix_lo_path: str | os.PathLike | None,
-    prefix_hi_path: str | os.PathLike,
+    window_paths: Sequence[str | os.PathLike],
     gain_out: str | os.PathLike,
     stats_out: str | os.PathLike,
     *,
     stack: str,
-    window_stacks: list[str],
     radius: int,
     flags_path: str | os.PathLike | None = None,
     gain_path: str | os.PathLike | None = None,
@@ -218,9 +193,10 @@ def koma(
 ) -> dict[str, Any]:
     """Normalise one stack with its KOMA term; write its gain reference, statistics and (optionally) the movie.
 
-    ``radius`` is the one in force (the configured one clamped to the
-    session's size); ``gain`` orients ``gain_path`` (None: already oriented,
-    as the gamma gain is).
+    ``window_paths`` are the sums of the other stacks of its window (see
+    :func:`window_correction`); ``radius`` is the one in force (the configured
+    one clamped to the session's size), recorded; ``gain`` orients
+    ``gain_path`` (None: already oriented, as the gamma gain is).
     """
     started = time.perf_counter()
     settings = settings or KomaSettings()
@@ -229,12 +205,8 @@ def koma(
     movie_dtype, movie_compression = settings.movie_dtype, settings.movie_compression
     fix, window_info = window_correction(
         sum_path,
-        prefix_lo_path,
-        prefix_hi_path,
-        stack_name,
-        window_stacks,
-        form=form,
-        denoise=denoise,
+        window_paths,
+        settings=settings,
         gain=_gain(gain_path, mrcz.read_header(sum_path).shape[-2:], gain),
     )
     applied = fix.gain
@@ -264,7 +236,6 @@ def koma(
     stats = {
         "stack": stack_name,
         "radius": radius,
-        "window": window_stacks,
         **window_info,
         "form": form,
         "denoised": denoise,

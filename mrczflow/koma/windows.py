@@ -8,25 +8,25 @@ stacks (carbon, crystalline ice) are kept out of every window: they add
 nothing to the sums, so a window holding ``e`` of them averages ``2a - e``
 stacks.
 
-Cost and memory that do not grow with the radius ``a``: the per-stack sum
-images are integers, so exact prefix sums ``C[k] = S[0] + ... + S[k-1]``
-give any window sum as ``C[hi] - C[lo]``: one subtraction, then the
-knock-out of ``S[i]``, per stack, whatever ``a`` (the paper's two adds and
-two subtractions, written as prefix differences). ``C`` is kept modulo
-``2**32`` (int32 files): the difference of two prefixes is exact whenever
-the window sum itself fits, i.e. below ``2**32`` counts per pixel.
-
 How this maps onto Snakemake rules and files (``workflow/rules/koma.smk``):
 
-- ``koma_sum`` (per stack): the outlier-filtered sum ``S[k]`` and the
-  stack's own contrast, which decides whether it is kept out of windows.
-- ``koma_prefix`` (per stack, a chain): ``C[k+1] = C[k] + S[k]``, one add.
-- ``koma`` (per stack): reads ``S[i]``, ``C[lo]`` and ``C[hi]`` only,
-  builds the term and normalises the movie.
+- ``koma_sum`` (per stack): the outlier-filtered sum ``S[k]`` (integers) and
+  the stack's own contrast, which decides whether it is kept out of windows.
+- ``koma`` (per stack): reads the ``2a + 1`` sums of its window, one at a
+  time, builds the term and normalises the movie.
 
-A stack appended to the session adds one prefix file; only the stacks whose
-window now reaches it (the last ``a``, see :func:`windows_changed_by_append`)
-get new input files and rerun. Nothing else in the session is recomputed.
+No chain through the session: a stack's KOMA job depends only on the sums of
+its own window, so the longest path of the workflow does not grow with the
+session, every KOMA job can run as soon as its neighbours' sums exist, and a
+stack that failed is left out of its neighbours' windows. The paper's O(1)
+per stack (exact prefix sums ``C[k] = S[0] + ... + S[k-1]``, so a window sum
+is ``C[hi] - C[lo]``) needs every prefix before it, i.e. a serial chain; an
+O(a) read of sums per stack, in parallel, is what a cluster runs faster.
+:func:`prefix_sums` and :func:`window_sum` remain for scoring whole sessions
+in memory (``mrczflow.simulate.koma_scores``).
+
+A stack appended to the session reruns only the stacks whose window now
+reaches it (the last ``a``, see :func:`windows_changed_by_append`).
 
 The correction built from a window is :mod:`.correction`; the screen that keeps
 high-contrast stacks out is :mod:`.screen`.

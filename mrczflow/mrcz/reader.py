@@ -16,6 +16,7 @@ order. Frames are read with ``os.pread`` so several can be decoded at once.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -27,6 +28,7 @@ from .codec import CHUNK_HEADER_BYTES, available_threads, chunk_sizes, decompres
 from .errors import ChecksumError, MrczError
 from .footer import checksum, combined_checksum, decode_extended, decode_footer
 from .header import HEADER_BYTES, MrcHeader, unpack_header
+from .integrity import check, header_checksum, read_labels, science_fields
 from .modes import MODE_UINT4, SUPPORTED_DTYPES
 
 
@@ -56,12 +58,29 @@ class MrczReader:
         self.path = os.fspath(path)
         self.verify = verify
         self.threads = threads or available_threads()
+        self._whole_verified = False
         try:
-            self._file = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+            info = os.stat(self.path)
         except FileNotFoundError:
             raise MrczError(self.path, "no such file") from None
+        except OSError as exc:
+            raise MrczError(self.path, f"cannot be read ({exc.strerror})") from None
+        if not stat.S_ISREG(info.st_mode):
+            # A pipe or device would block or never end: only regular files are MRC files.
+            raise MrczError(self.path, "not a regular file (a folder, pipe or device)")
+        try:
+            self._file = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise MrczError(self.path, f"cannot be opened ({exc.strerror})") from None
         try:
             self._open()
+        except MrczError:
+            self._file.close()
+            raise
+        except (TypeError, KeyError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+            # Footer or extended header of the right syntax but the wrong shape (a crafted or damaged file).
+            self._file.close()
+            raise MrczError(self.path, f"corrupt metadata: {type(exc).__name__}: {exc}") from None
         except BaseException:
             self._file.close()
             raise
@@ -69,7 +88,8 @@ class MrczReader:
     # --- opening and structural checks ---------------------------------------------------------
     def _open(self) -> None:
         self.size = os.fstat(self._file.fileno()).st_size
-        self.header: MrcHeader = unpack_header(self._file.read(HEADER_BYTES), self.path)
+        self._raw_header = self._file.read(HEADER_BYTES)
+        self.header: MrcHeader = unpack_header(self._raw_header, self.path)
         h = self.header
         if h.data_offset > self.size:
             raise MrczError(
@@ -96,6 +116,18 @@ class MrczReader:
             self._index_chunks()
         else:
             self._check_plain_size()
+        self._check_header()
+
+    def _check_header(self) -> None:
+        """The header and extended header must match the checksum stored when they were written."""
+        if self.ours:
+            stored, fields = self.footer.get("header_checksum"), self.footer.get("header")
+        else:
+            stored, fields = read_labels(self.header.labels)
+        if stored is None:
+            return  # python-mrcz, another program, or a file of ours from before header checksums
+        current = science_fields(self.header, str(self.dtype), self.ndim, self.extended)
+        check(self.path, stored, fields, header_checksum(self._raw_header, self.extended), current)
 
     def _extended_dtype(self) -> np.dtype:
         """The decoded type our extended header names; it must fit the header's mode."""
@@ -267,8 +299,23 @@ class MrczReader:
         ):
             raise ChecksumError(self.path, "checksum of the whole data does not match, data are corrupt")
 
+    def _verify_whole_once(self) -> None:
+        """A plain MRC of ours has one checksum for all its data: check it before the first partial read.
+
+        Costs one pass over the file, once per reader; without it a partial
+        read of a damaged plain MRC would return wrong data silently.
+        """
+        if self._whole_verified or not self.verify or self.frame_checksums is not None:
+            return
+        if self.whole_checksum is None:
+            return
+        frame = aligned_empty(self.header.shape[1:], self.dtype)
+        self._check_combined([self._decode(i, frame, self.threads) for i in range(self.n_frames)])
+        self._whole_verified = True
+
     def read_frame(self, index: int, out: np.ndarray | None = None) -> np.ndarray:
         """Decode frame ``index`` (negative counts from the end) without touching the others."""
+        self._verify_whole_once()
         index = self._index(index)
         if out is None:
             out = aligned_empty(self.header.shape[1:], self.dtype)
@@ -297,6 +344,8 @@ class MrczReader:
         if isinstance(indices, slice):
             indices = range(*indices.indices(self.n_frames))
         indices = [self._index(i) for i in indices]
+        if frames is not None:
+            self._verify_whole_once()
         stack = aligned_empty((len(indices), *self.header.shape[1:]), self.dtype)
         workers = min(self.threads, len(indices))
         if workers > 1:

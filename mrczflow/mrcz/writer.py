@@ -43,7 +43,8 @@ from .footer import (
     encode_extended,
     encode_footer,
 )
-from .header import HEADER_BYTES, MrcHeader, pack_header
+from .header import HEADER_BYTES, MrcHeader, pack_header, unpack_header
+from .integrity import CHECKSUM_TAG, field_labels, header_checksum, science_fields
 from .modes import mode_for_dtype
 
 
@@ -277,29 +278,9 @@ class MrczWriter:
         )
         if self.compression is None:
             handle.seek(0)
-            handle.write(pack_header(header, compressed=False))
+            handle.write(self._protected_plain_header(header))
             return
-        footer_offset = handle.tell()
-        footer = {
-            "format": FORMAT_VERSION,
-            "frames": {"offsets": self._offsets, "sizes": self._sizes, "checksums": self._checksums},
-            "compression": self._settings.as_dict() if self._settings else {},
-            "metadata": self.metadata,
-        }
-        raw_footer = encode_footer(footer, self.metadata_format)
-        handle.write(raw_footer)
-        ext = {
-            "mrczflow": FORMAT_VERSION,
-            "dtype": str(self.dtype),
-            "ndim": self.ndim,
-            "checksum": whole,
-            "footer": {
-                "offset": footer_offset,
-                "length": len(raw_footer),
-                "format": self.metadata_format,
-                "checksum": checksum(raw_footer),
-            },
-        }
+        ext = {"mrczflow": FORMAT_VERSION, "dtype": str(self.dtype), "ndim": self.ndim, "checksum": whole}
         if self.dose_per_frame is not None:
             ext["dose_per_frame"] = float(self.dose_per_frame)
         if self.exposure_time is not None:
@@ -307,9 +288,36 @@ class MrczWriter:
         header.ext_bytes = EXT_RESERVED
         header.exttyp = "json"
         header.packed_bytes = sum(self._sizes)
+        raw_header = pack_header(header, compressed=True)
+        footer_offset = handle.tell()
+        footer = {
+            "format": FORMAT_VERSION,
+            "frames": {"offsets": self._offsets, "sizes": self._sizes, "checksums": self._checksums},
+            "compression": self._settings.as_dict() if self._settings else {},
+            "metadata": self.metadata,
+            "header_checksum": header_checksum(raw_header, ext),
+            "header": science_fields(unpack_header(raw_header, self.path), str(self.dtype), self.ndim, ext),
+        }
+        raw_footer = encode_footer(footer, self.metadata_format)
+        handle.write(raw_footer)
+        ext["footer"] = {
+            "offset": footer_offset,
+            "length": len(raw_footer),
+            "format": self.metadata_format,
+            "checksum": checksum(raw_footer),
+        }
         handle.seek(0)
-        handle.write(pack_header(header, compressed=True))
+        handle.write(raw_header)
         handle.write(encode_extended(ext))
+
+    def _protected_plain_header(self, header: MrcHeader) -> bytes:
+        """Plain MRC: the header with its checksum (label 2) and the fields it protects (labels 3-10)."""
+        read_back = unpack_header(pack_header(header, compressed=False), self.path)
+        fields = field_labels(science_fields(read_back, str(self.dtype), self.ndim, {}))
+        header.labels = (header.labels[0], f"{CHECKSUM_TAG} pending", *fields)
+        raw = pack_header(header, compressed=False)
+        header.labels = (header.labels[0], f"{CHECKSUM_TAG} {header_checksum(raw, {})}", *fields)
+        return pack_header(header, compressed=False)
 
     def __enter__(self) -> MrczWriter:
         return self

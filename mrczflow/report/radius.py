@@ -1,4 +1,4 @@
-"""The KOMA radius curve on the session's own stacks (paper Fig. 12), from the files the workflow kept."""
+"""The KOMA radius curve on the session's own stacks (paper Fig. 12), from the sums the workflow kept."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import numpy as np
 from .. import mrcz
 from ..gain.reference import load_gain
 from ..gain.settings import GainSettings
-from ..koma.steps import noise_after, window_correction
+from ..koma.correction import correction
+from ..koma.settings import KomaSettings
+from ..koma.steps import included, noise_after, read_sum
 from ..koma.windows import window
 from .session import ReportPaths, Session
 
@@ -22,19 +24,20 @@ def radius_curves(
     gain_template: str | None = None,
     gain: GainSettings | None = None,
     flags: bool = False,
-    form: str = "divide",
+    koma: KomaSettings | None = None,
 ) -> tuple[dict[str, list[tuple[int, float]]], float]:
-    """Correlated noise vs KOMA radius for up to ``samples`` ordinary stacks, from the session's own prefix files.
+    """Correlated noise vs KOMA radius for up to ``samples`` ordinary stacks, from the session's own sums.
 
-    Any radius costs the same: the window sum is two prefix files apart.
-    ``gain_template`` is the gain applied before KOMA (``{stack}`` is filled
-    in), oriented by ``gain`` (None: already oriented); ``flags`` says the
-    outlier masks exist. Returns the curves and the mean correlated noise
-    with the gain alone. Holds one stack at a time.
+    The windows of growing radius are nested, so each sample reads each sum
+    of its largest window once. ``gain_template`` is the gain applied before
+    KOMA (``{stack}`` is filled in), oriented by ``gain`` (None: already
+    oriented); ``flags`` says the outlier masks exist. Returns the curves and
+    the mean correlated noise with the gain alone. Holds one stack and two
+    sums at a time.
     """
-    stacks = session.stacks
+    koma = koma or KomaSettings()
     orientation = gain or GainSettings()
-
+    stacks = [s for s in session.stacks if s in session.screen]  # those with a sum, in order
     usable = [s for s in stacks if s in session.koma and not session.koma[s]["high_contrast"]]
     if not usable:
         return {}, float("nan")
@@ -48,18 +51,24 @@ def radius_curves(
         gain_path = gain_template.format(stack=stack) if gain_template else None
         gain_image = load_gain(gain_path, shape, orientation.rotate, orientation.flip) if gain_path else None
         flags_path = paths.of("mask", stack) if flags else None
+        total = np.zeros(shape, np.int64)
+        n_stacks = n_frames = 0
+        added: set[str] = {stack}
         points = []
         for radius in [r for r in RADII if r <= largest]:
             lo, hi = window(index, len(stacks), radius)
-            fix, _ = window_correction(
-                sum_path,
-                paths.of("prefix", stacks[lo - 1]) if lo else None,
-                paths.of("prefix", stacks[hi - 1]),
-                stack,
-                stacks[lo:hi],
-                gain=gain_image,
-                form=form,
-            )
+            for other in stacks[lo:hi]:
+                if other in added:
+                    continue
+                added.add(other)
+                image, info = read_sum(paths.of("sums", other))
+                if included(info, koma):
+                    total += image
+                    n_stacks += 1
+                    n_frames += int(info["frames"])
+            if n_stacks == 0:
+                continue
+            fix = correction(total, n_stacks, n_frames, gain_image, form=koma.form, denoise=koma.denoise)
             points.append((radius, noise_after(paths.of("archive", stack), fix, flags_path)))
         curves[stack] = points
     baseline = float(np.mean([session.koma[s]["correlated_noise_before"] for s in usable]))

@@ -38,7 +38,6 @@ class ReportPaths:
     mask: str
     screen: str
     sums: str
-    prefix: str
     koma: str
     log: str
     benchmark: str
@@ -61,6 +60,7 @@ class Session:
     seconds: dict[str, dict[str, float]]
     failed: dict[str, str]
     gamma: dict[str, Any] | None = None
+    refused: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def processed(self) -> list[str]:
@@ -112,7 +112,7 @@ def collect(stacks: list[str], paths: ReportPaths) -> Session:
             value = _benchmark_seconds(paths.of("benchmark", stack, stage))
             if value is not None:
                 seconds.setdefault(stack, {})[stage] = value
-            line = error_line(paths.of("log", stack, stage))
+            line = error_line(paths.of("log", stack, stage), unfinished=True)
             if line and stack not in failed:
                 failed[stack] = f"{stage}: {line}"
     gamma_path = Path(paths.gamma) if paths.gamma else None

@@ -29,6 +29,7 @@ def session_report(
     gain: GainSettings | None = None,
     flags: bool = False,
     koma: KomaSettings | None = None,
+    refused: dict[str, str] | None = None,
 ) -> dict:
     """Write ``out``/summary.html, session.json and the report's PNG figures for ``stacks`` (in order).
 
@@ -39,6 +40,7 @@ def session_report(
     koma = koma or KomaSettings()
     out = Path(out)
     session = collect(stacks, paths)
+    session.refused = dict(refused or {})
     out.mkdir(parents=True, exist_ok=True)
     in_order = {s: session.storage[s] for s in session.processed}
     plot_storage(in_order, session.totals()["ratio"], session.throughput(), out / "storage.png")
@@ -61,7 +63,7 @@ def session_report(
             gain_template=gain_template,
             gain=gain,
             flags=flags,
-            form=koma.form,
+            koma=koma,
         )
     plot_radius(curves, baseline, out / "koma_radius.png")
     with atomic_path(out / "summary.html") as tmp:
@@ -71,6 +73,7 @@ def session_report(
         "totals": session.totals(),
         "throughput_mb_s": session.throughput(),
         "failed": session.failed,
+        "refused": session.refused,
         "worst_mask": worst,
         "radius_curves": curves,
     }

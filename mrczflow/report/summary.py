@@ -13,6 +13,15 @@ def _gb(n: float) -> str:
     return f"{n / 1e9:.3g} GB" if n >= 1e8 else f"{n / 1e6:.3g} MB"
 
 
+def short_stacks(session: Session) -> dict[str, tuple[int, int]]:
+    """Stacks with fewer frames than the session's usual (median) count: a movie cut short is the usual cause."""
+    frames = {s: r["shape"][0] for s, r in session.ingest.items() if r.get("shape")}
+    if len(frames) < 3:
+        return {}
+    usual = int(np.median(list(frames.values())))
+    return {s: (n, usual) for s, n in frames.items() if n < usual}
+
+
 def summary_lines(session: Session) -> dict[str, list[str]]:
     """The summary as plain sentences, by heading (also what the closing note quotes)."""
     totals = session.totals()
@@ -46,6 +55,10 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
             f"Gain orientation checked against the vacuum references: rotate {best.get('rotate')}, "
             f"flip {best.get('flip')}."
         )
+    else:
+        lines["Session"].append(
+            "Gamma-corrected gain not fitted (no vacuum references in gamma.references, or gamma.enabled false)."
+        )
     if session.koma:
         before = np.median(
             [r["correlated_noise_before"] for r in session.koma.values() if not r["high_contrast"]]
@@ -59,6 +72,12 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
         )
     for stack, line in session.failed.items():
         lines["Look at"].append(f"{stack} failed: {line}")
+    for path, reason in session.refused.items():
+        lines["Look at"].append(f"{path} was refused: {reason}.")
+    for stack, (frames, usual) in short_stacks(session).items():
+        lines["Look at"].append(
+            f"{stack}: {frames} frames, the session's usual count is {usual}: check that its movie was complete."
+        )
     for stack, reason in anomalous(session).items():
         lines["Look at"].append(f"{stack}: {reason}; check the detector or that stack's mask.")
     excluded = [s for s, r in session.screen.items() if r.get("high_contrast")]

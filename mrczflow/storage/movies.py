@@ -13,11 +13,18 @@ rounding; a frame whose values are not integers within ``tolerance`` after
 that is refused with the size and position of the largest residual, since
 storing it as counts would change it.
 
+A movie must be whole: any warning tifffile raises about a TIFF/EER file's
+structure (an IFD offset past the end of the file, as a movie still being
+copied has) is an error, and :attr:`MovieSource.raw_frames` is checked
+against the movie's own metadata by the ingest step.
+
 Memory: one frame at a time (plus the gain reference).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,10 +53,38 @@ def movie_format(path: str | os.PathLike, fmt: str = "auto") -> str:
     return EXTENSIONS[suffix]
 
 
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def strict_tifffile(path: Path) -> Iterator[None]:
+    """Turn any warning tifffile logs about ``path``'s structure into an :class:`IngestError`."""
+    logger = logging.getLogger("tifffile")
+    handler = _Collect()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    if handler.messages:
+        raise IngestError(
+            f"{path}: damaged or incomplete TIFF/EER ({handler.messages[0].strip()}); "
+            "if it is still being copied, rerun once it is complete"
+        )
+
+
 class MovieSource:
     """Frames of one movie, one at a time, in its stored data type.
 
-    Attributes: ``shape`` (frames, rows, columns), ``dtype``, ``fmt``.
+    Attributes: ``shape`` (frames, rows, columns), ``dtype``, ``fmt``, and
+    ``raw_frames``: frames as the detector wrote them (EER frames before
+    grouping), which the movie's metadata must agree with.
     """
 
     def __init__(self, path: str | os.PathLike, fmt: str = "auto", eer_group: int = 1) -> None:
@@ -62,19 +97,36 @@ class MovieSource:
             self._mrc = MrczReader(self.path)
             self.shape = self._mrc.header.shape
             self.dtype = self._mrc.dtype
+            self.raw_frames = self.shape[0]
         else:
+            self._tif = None
             try:
-                self._tif = tifffile.TiffFile(self.path)
-                pages = self._tif.pages
-                first = pages.first
-                n_pages = len(pages)
-            except (tifffile.TiffFileError, ValueError, OSError) as exc:
+                with strict_tifffile(self.path):
+                    self._tif = tifffile.TiffFile(self.path)
+                    pages = self._tif.pages
+                    first = pages.first
+                    n_pages = len(pages)
+            except IngestError:
+                self.close()
+                raise
+            except Exception as exc:  # tifffile raises many kinds (IndexError, struct.error...) on bad files
+                self.close()
                 raise IngestError(f"{self.path}: not a readable TIFF/EER file ({exc})") from None
+            self.raw_frames = n_pages
             group = eer_group if self.fmt == "eer" else 1
             if n_pages % group:
                 raise IngestError(f"{self.path}: {n_pages} EER frames do not divide into groups of {group}")
             self.shape = (n_pages // group, *first.shape[-2:])
             self.dtype = np.dtype(np.uint16) if self.fmt == "eer" else first.dtype
+
+    @property
+    def integrity(self) -> str:
+        """How the source's own integrity is known (recorded in the archive)."""
+        if self.fmt != "mrc":
+            return f"{self.fmt.upper()} from the detector: no checksums to verify"
+        if self._mrc.frame_checksums is not None or self._mrc.whole_checksum is not None:
+            return "mrczflow checksums of the source verified as it was read"
+        return "MRC/MRCZ without checksums (not written by mrczflow): nothing to verify"
 
     def frames(self) -> Iterator[np.ndarray]:
         if self.fmt == "mrc":
@@ -84,12 +136,15 @@ class MovieSource:
         pages = self._tif.pages
         for start in range(0, len(pages), group):
             try:
-                if group == 1 and self.fmt == "tiff":
-                    frame = pages[start].asarray()
-                else:
-                    frame = np.zeros(self.shape[1:], np.uint16)
-                    for index in range(start, start + group):
-                        frame += pages[index].asarray().astype(np.uint16)
+                with strict_tifffile(self.path):
+                    if group == 1 and self.fmt == "tiff":
+                        frame = pages[start].asarray()
+                    else:
+                        frame = np.zeros(self.shape[1:], np.uint16)
+                        for index in range(start, start + group):
+                            frame += pages[index].asarray().astype(np.uint16)
+            except IngestError:
+                raise
             except Exception as exc:  # tifffile/imagecodecs raise many kinds on corrupt pages
                 raise IngestError(f"{self.path}: page {start} is corrupt or truncated ({exc})") from None
             if frame.shape != self.shape[1:]:
@@ -101,7 +156,7 @@ class MovieSource:
     def close(self) -> None:
         if self.fmt == "mrc":
             self._mrc.close()
-        else:
+        elif self._tif is not None:
             self._tif.close()
 
     def __enter__(self) -> MovieSource:

@@ -25,16 +25,22 @@ class DoseSettings(Settings):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class IngestSettings(Settings):
-    """How movies are read: format, EER frame grouping, pixel size, dose, and whether the counts are kept."""
+    """How movies are read: format, EER frame grouping, pixel size, dose, and whether the counts are kept.
+
+    ``expected_frames``: frames every movie must have (EER: before grouping);
+    null takes each movie's own metadata (mdoc ``NumSubFrames``). A movie
+    with another count is refused, never archived short.
+    """
 
     section = "ingest"
-    steps = {"ingest": ("format", "eer_group", "pixel_size", "dose")}
+    steps = {"ingest": ("format", "eer_group", "pixel_size", "dose", "expected_frames")}
     nested = {"dose": DoseSettings}
 
     format: str = "auto"
     eer_group: int = 20
     pixel_size: float | None = None
     dose: DoseSettings = dataclasses.field(default_factory=DoseSettings)
+    expected_frames: int | None = None
     keep_counts: bool = False
 
 

@@ -29,7 +29,7 @@ from ..mrcz import Compression, MrczReader, MrczWriter
 from .decimate import to_uint8
 from .entropy import entropy_bound
 from .exposure import Exposure, exposure_from_mdoc, mdoc_path, measured_dose_rate
-from .movies import open_movie, recover_counts
+from .movies import IngestError, open_movie, recover_counts
 from .settings import CompressSettings, IngestSettings
 
 INTERMEDIATE = Compression(codec="lz4", level=1)
@@ -68,6 +68,13 @@ def ingest(
             raise ValueError("ingest.dose.source is config but ingest.dose.dose_rate is not set")
         if exposure.frame_time is None:
             exposure.frame_time = frame_time
+        expected = settings.expected_frames or exposure.frames
+        if expected is not None and source.raw_frames != expected:
+            said_by = "ingest.expected_frames" if settings.expected_frames else exposure.source
+            raise IngestError(
+                f"{movie}: has {source.raw_frames} frames but {said_by} says {expected}: incomplete "
+                "(still being written or copied?) or not this movie's metadata; not archived"
+            )
         is_float = source.dtype.kind == "f"
         gain_image = None
         if is_float:
@@ -120,6 +127,7 @@ def ingest(
             "recovered_from_float": is_float,
             "recovery_max_residual": worst_residual if is_float else None,
             "pixel_size": pixel_size,
+            "source_integrity": source.integrity,
             "seconds": time.perf_counter() - started,
         }
     write_json(record_out, record)
@@ -154,7 +162,8 @@ def compress(
             voxel_size=reader.header.voxel_size,
             dose_per_frame=record.get("dose_per_frame"),
             exposure_time=(record["frame_time"] * n_frames) if record.get("frame_time") else None,
-            metadata={"movie": record},
+            # No wall times inside the archive: the same input gives the same bytes (sha256sum-able copies).
+            metadata={"movie": {key: value for key, value in record.items() if key != "seconds"}},
         )
         with writer, progress(n_frames, f"compress {record['stack']}") as bar:
             for index, frame in enumerate(reader):

@@ -3,40 +3,90 @@
 import glob
 import json
 import os
+import sys
 
 SCRIPTS = os.path.join(workflow.basedir, "workflow", "scripts")
 DEMO = "resources/demo"
-MOVIE_SUFFIXES = (".mrcz", ".mrcs", ".mrc", ".tiff", ".tif", ".eer")
-
-
-def stack_name(path):
-    """Movie file name without its movie extension: the stack's name in results/."""
-    name = os.path.basename(path)
-    for suffix in MOVIE_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    raise WorkflowError(f"{path}: not a movie ({', '.join(MOVIE_SUFFIXES)}); narrow config 'movies'")
 
 
 def find_movies():
+    """The session's movies by stack name, and the files refused (each named once, with what to do)."""
+    from mrczflow.storage.names import refusal_line, session_movies
+
     if config["movies"] == "demo":
         n = config["demo"]["n_stacks"]
-        return {f"stack_{i:04d}": f"{DEMO}/movies/stack_{i:04d}.mrc" for i in range(n)}
-    paths = sorted(glob.glob(os.path.expanduser(config["movies"])))
-    paths = [p for p in paths if not p.endswith(".mdoc")]
-    if not paths:
+        return {f"stack_{i:04d}": f"{DEMO}/movies/stack_{i:04d}.mrc" for i in range(n)}, {}
+    found = glob.glob(os.path.expanduser(config["movies"]))
+    if not found:
         raise WorkflowError(f"config 'movies': no files match {config['movies']!r}")
-    movies = {}
-    for path in paths:
-        name = stack_name(path)
-        if name in movies:
-            raise WorkflowError(f"two movies would both be stack {name!r}: {movies[name]} and {path}")
-        movies[name] = path
-    return movies
+    movies, refused = session_movies(found)
+    for path, reason in refused.items():
+        print(refusal_line(path, reason), file=sys.stderr)
+    if not movies:
+        raise WorkflowError(f"config 'movies': no usable movie among the {len(found)} files matching it")
+    return movies, refused
 
 
-MOVIES = find_movies()
+MOVIES, REFUSED = find_movies()
+
+
+def mdoc_path(movie):
+    """SerialEM's sidecar of ``movie`` (``movie.tif.mdoc`` or ``movie.mdoc``), or None when it has none."""
+    if config["movies"] == "demo":
+        return f"{movie}.mdoc"
+    for candidate in (f"{movie}.mdoc", os.path.splitext(movie)[0] + ".mdoc"):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def waiting_movies():
+    """Movies whose dose comes from a .mdoc that has not arrived (SerialEM writes it last): they wait."""
+    if config["ingest"]["dose"]["source"] != "mdoc":
+        return {}
+    return {stack: movie for stack, movie in MOVIES.items() if not mdoc_path(movie)}
+
+
+WAITING = waiting_movies()
+for stack, movie in WAITING.items():
+    if len(WAITING) < len(MOVIES):  # all waiting: check_config says what to set instead
+        print(f"waiting: {movie}: its .mdoc has not arrived; it is taken once it has", file=sys.stderr)
+    REFUSED[movie] = "waiting for its .mdoc (SerialEM writes it when the movie is complete)"
+    del MOVIES[stack]
 STACKS = sorted(MOVIES)
+
+
+def check_config():
+    """What the schema cannot say: settings that only make sense together. Stops before any job."""
+    dose = config["ingest"]["dose"]
+    if dose["source"] == "config" and not (dose["dose_rate"] and dose["frame_time"]):
+        raise WorkflowError(
+            "ingest.dose.source is config: set ingest.dose.dose_rate (e/px/s) and ingest.dose.frame_time (s), "
+            "or use source mdoc (SerialEM .mdoc beside each movie) or measured (needs frame_time)"
+        )
+    if dose["source"] == "measured" and not dose["frame_time"]:
+        raise WorkflowError("ingest.dose.source is measured: set ingest.dose.frame_time (s)")
+    if dose["source"] == "mdoc" and not MOVIES:
+        raise WorkflowError(
+            f"ingest.dose.source is mdoc but none of the {len(WAITING)} movies has a .mdoc beside it: "
+            "set ingest.dose.source to config (with dose_rate and frame_time) or to measured (with frame_time)"
+        )
+
+
+def gamma_on():
+    """gamma.enabled: auto runs the gamma stage when there are vacuum references (the demo's, or a glob)."""
+    enabled = config["gamma"]["enabled"]
+    has_references = config["gamma"]["references"] not in (None, "demo") or config["movies"] == "demo"
+    if enabled is True and not has_references:
+        raise WorkflowError(
+            "gamma.enabled is true but there are no vacuum references: set gamma.references to a glob of "
+            "them, or gamma.enabled to auto or false"
+        )
+    return bool(enabled) and has_references
+
+
+check_config()
+GAMMA = gamma_on()
 
 
 wildcard_constraints:
@@ -66,14 +116,14 @@ def movie_of(wildcards):
 
 
 def mdoc_of(wildcards):
-    """The movie's .mdoc sidecar when the dose comes from it (so a changed mdoc reruns ingest)."""
+    """The movie's .mdoc sidecar when the dose comes from it (so a changed mdoc reruns ingest).
+
+    A movie whose sidecar has not arrived yet gets none: its ingest fails alone, naming the missing
+    file, and the rest of the session goes on.
+    """
     if config["ingest"]["dose"]["source"] != "mdoc":
         return []
-    movie = MOVIES[wildcards.stack]
-    beside = f"{movie}.mdoc"
-    if config["movies"] == "demo" or os.path.exists(beside):
-        return beside
-    return os.path.splitext(movie)[0] + ".mdoc"
+    return mdoc_path(MOVIES[wildcards.stack]) or []
 
 
 def gain_reference():
@@ -84,11 +134,9 @@ def gain_reference():
 
 def gamma_references():
     """The vacuum-reference movies of the gamma fit (none when the stage is off)."""
-    if not config["gamma"]["enabled"]:
+    if not GAMMA:
         return []
     if config["gamma"]["references"] == "demo":
-        if config["movies"] != "demo":
-            raise WorkflowError("gamma.references is 'demo' but movies are not: give a glob of vacuum references")
         return [f"{DEMO}/references/movies/flat_{rate:g}.mrc" for rate in config["demo"]["flat_dose_rates"]]
     paths = sorted(p for p in glob.glob(os.path.expanduser(config["gamma"]["references"])) if not p.endswith(".mdoc"))
     if not paths:
@@ -101,7 +149,7 @@ def final_targets():
     targets = expand("results/mrcz/{stack}.{ext}", stack=STACKS, ext=("mrcz", "json"))
     if config["outliers"]["enabled"]:
         targets += expand("results/outliers/{stack}.{ext}", stack=STACKS, ext=("mask.mrcz", "defects.txt", "json"))
-    if config["gamma"]["enabled"]:
+    if GAMMA:
         if not gain_reference():
             raise WorkflowError("gamma.enabled needs gain.reference (the vendor gain reference)")
         targets += ["results/gamma/gamma_fit.yaml", "results/gamma/gamma_fit.png"]
@@ -125,40 +173,54 @@ def intermediate(path):
 # KOMA: stacks are in acquisition order when their names sort that way (SerialEM numbering).
 
 
+def failed_stacks(stages):
+    """Stacks whose last attempt at one of ``stages`` ended with an ``error:`` line (from the logs)."""
+    from mrczflow.jobs import error_line
+
+    return {s for s in STACKS for stage in stages if error_line(f"logs/{stage}/{s}.log")}
+
+
+# KOMA windows are made of the stacks that have a sum: a stack that failed before it (last run's
+# logs) is left out of its neighbours' windows, so one bad movie holds no other stack back.
+FAILED_BEFORE_SUM = failed_stacks(("ingest", "compress", "outliers", "koma_sum"))
+KOMA_STACKS = [s for s in STACKS if s not in FAILED_BEFORE_SUM]
+KOMA_INDEX = {stack: i for i, stack in enumerate(KOMA_STACKS)}
+
+
 def koma_radius():
     """The configured radius, clamped so a short session still has a full shifted window."""
-    return max(1, min(config["koma"]["radius"], (len(STACKS) - 1) // 2))
+    return max(1, min(config["koma"]["radius"], (len(KOMA_STACKS) - 1) // 2))
 
 
-def koma_window(stack):
-    """The stacks [lo, hi) of the window of ``stack`` (mrczflow.koma.windows.window)."""
+def koma_window(wildcards):
+    """The sums of the window of the stack (mrczflow.koma.windows.window), its own included."""
     from mrczflow.koma.windows import window
 
-    return window(STACKS.index(stack), len(STACKS), koma_radius())
-
-
-def koma_prefix_after(index):
-    """Prefix file C[index] (the sum of stacks 0 .. index-1); C[0] is no file."""
-    return [] if index == 0 else f"results/koma/prefix/{STACKS[index - 1]}.prefix.mrcz"
+    stacks = KOMA_STACKS
+    if wildcards.stack not in KOMA_INDEX:  # failed last time, tried again now: placed among the others
+        stacks = sorted([*KOMA_STACKS, wildcards.stack])
+    index = KOMA_INDEX.get(wildcards.stack, stacks.index(wildcards.stack))
+    lo, hi = window(index, len(stacks), koma_radius())
+    return [f"results/koma/sums/{stack}.sum.mrcz" for stack in stacks[lo:hi]]
 
 
 def koma_gain(wildcards):
     """The gain applied before KOMA: the stack's gamma gain, else the vendor gain, else none."""
-    if config["gamma"]["enabled"]:
+    if GAMMA:
         return f"results/gain/{wildcards.stack}.gain.mrc"
     return gain_reference()
 
 
 def koma_gain_orientation(wildcards, input):
     """``--gain-settings`` for a vendor gain, which the step orients; the gamma gain is written oriented."""
-    if input.gain and not config["gamma"]["enabled"]:
+    if input.gain and not GAMMA:
         return ["--gain-settings", settings_json("gain", "koma")]
     return []
 
 
 def report_gain():
     """The gain before KOMA for the report's radius curve: a template with {stack}, and its orientation."""
-    if config["gamma"]["enabled"]:
+    if GAMMA:
         return ["--gain-template", "results/gain/{stack}.gain.mrc"]
     if gain_reference():
         return ["--gain-template", gain_reference(), "--gain-settings", settings_json("gain", "session_report")]
@@ -173,25 +235,18 @@ def koma_movie(path):
     return temp(path) if config["koma"]["temp_movies"] else path
 
 
-def failed_stacks():
-    """Stacks whose last attempt at some step ended with an ``error:`` line (the report lists them)."""
-    from mrczflow.jobs import error_line
-    from mrczflow.report import STAGES
-
-    return {s for s in STACKS for stage in STAGES if error_line(f"logs/{stage}/{s}.log")}
-
-
 def report_inputs(wildcards):
     """Every per-stack record of the stacks that did not fail, by the stages switched on."""
-    failed = failed_stacks()
+    from mrczflow.report import STAGES
+
+    failed = failed_stacks(STAGES)
     ok = [s for s in STACKS if s not in failed]
     inputs = expand("results/{folder}/{stack}.json", folder=("ingest", "mrcz"), stack=ok)
     if config["outliers"]["enabled"]:
         inputs += expand("results/outliers/{stack}.{ext}", stack=ok, ext=("json", "mask.mrcz"))
-    if config["gamma"]["enabled"]:
+    if GAMMA:
         inputs.append("results/gamma/gamma_fit.yaml")
     if config["koma"]["enabled"]:
         inputs += expand("results/koma/{stack}.json", stack=ok)
-        inputs += expand("results/koma/sums/{stack}.json", stack=ok)
-        inputs += expand("results/koma/prefix/{stack}.prefix.mrcz", stack=ok)
+        inputs += expand("results/koma/sums/{stack}.{ext}", stack=ok, ext=("json", "sum.mrcz"))
     return inputs

@@ -1,7 +1,7 @@
-# KOMA, the knock-out moving average (paper section 5.2; mrczflow.koma says how the
-# rules map onto its prefix sums): koma_sum per stack -> koma_prefix chain -> koma per stack.
-# A stack appended to the session adds one prefix link and reruns only the last `radius`
-# stacks, whose windows now reach it.
+# KOMA, the knock-out moving average (paper section 5.2; mrczflow.koma.windows says how the rules
+# map onto it): koma_sum per stack -> koma per stack, reading the sums of its window only (no chain
+# through the session). A stack appended to the session reruns only the last `radius` stacks, whose
+# windows now reach it.
 
 if config["koma"]["enabled"] and len(STACKS) < 3:
     raise WorkflowError(
@@ -12,10 +12,6 @@ if config["koma"]["enabled"] and len(STACKS) < 3:
 for name in config["koma"]["include"] + config["koma"]["exclude"]:
     if name not in STACKS:
         raise WorkflowError(f"koma include/exclude: no stack named {name!r} in this session")
-
-
-localrules:
-    koma_prefix,
 
 
 rule koma_sum:
@@ -49,38 +45,11 @@ rule koma_sum:
         " {params.flags:q} {params.gain:q} > {log:q} 2>&1"
 
 
-rule koma_prefix:
-    input:
-        previous=lambda wildcards: koma_prefix_after(STACKS.index(wildcards.stack)),
-        total="results/koma/sums/{stack}.sum.mrcz",
-        info="results/koma/sums/{stack}.json",
-    output:
-        prefix="results/koma/prefix/{stack}.prefix.mrcz",
-    params:
-        script=os.path.join(SCRIPTS, "koma_prefix.py"),
-        previous=option("--previous", "previous"),
-        settings=step_settings("koma", "koma_prefix"),
-    log:
-        "logs/koma_prefix/{stack}.log",
-    benchmark:
-        "logs/benchmark/koma_prefix/{stack}.tsv"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    conda:
-        "../../envs/mrczflow.yaml"
-    shell:
-        "python {params.script:q} {input.total:q} {input.info:q} {output.prefix:q} {params.previous:q}"
-        " --stack {wildcards.stack:q} --settings {params.settings:q} > {log:q} 2>&1"
-
-
 rule koma:
     input:
         counts="results/mrcz/{stack}.mrcz",
         total="results/koma/sums/{stack}.sum.mrcz",
-        prefix_lo=lambda wildcards: koma_prefix_after(koma_window(wildcards.stack)[0]),
-        prefix_hi=lambda wildcards: koma_prefix_after(koma_window(wildcards.stack)[1]),
+        window=koma_window,
         flags=outlier_flags,
         gain=koma_gain,
     output:
@@ -90,8 +59,7 @@ rule koma:
     params:
         script=os.path.join(SCRIPTS, "koma.py"),
         radius=koma_radius(),
-        window=lambda wildcards: ",".join(STACKS[slice(*koma_window(wildcards.stack))]),
-        prefix_lo=option("--prefix-lo", "prefix_lo"),
+        window=lambda wildcards, input: [word for path in input.window for word in ("--window-sum", path)],
         flags=option("--flags", "flags"),
         gain=option("--gain", "gain"),
         gain_settings=koma_gain_orientation,
@@ -108,7 +76,6 @@ rule koma:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script:q} {input.counts:q} {input.total:q} {input.prefix_hi:q} {output.gain:q}"
-        " {output.stats:q} {params.prefix_lo:q} --stack {wildcards.stack:q} --window {params.window:q}"
-        " --radius {params.radius} --settings {params.settings:q} {params.flags:q} {params.gain:q}"
-        " {params.gain_settings:q} {params.movie:q} > {log:q} 2>&1"
+        "python {params.script:q} {input.counts:q} {input.total:q} {output.gain:q} {output.stats:q}"
+        " {params.window:q} --stack {wildcards.stack:q} --radius {params.radius} --settings {params.settings:q}"
+        " {params.flags:q} {params.gain:q} {params.gain_settings:q} {params.movie:q} > {log:q} 2>&1"

@@ -10,7 +10,6 @@ REPORT_PATHS = {
     "mask": "results/outliers/{stack}.mask.mrcz",
     "screen": "results/koma/sums/{stack}.json",
     "sums": "results/koma/sums/{stack}.sum.mrcz",
-    "prefix": "results/koma/prefix/{stack}.prefix.mrcz",
     "koma": "results/koma/{stack}.json",
     "gamma": "results/gamma/gamma_fit.yaml",
     "log": "logs/{stage}/{stack}.log",
@@ -40,6 +39,7 @@ rule session_report:
         gain=lambda wildcards: report_gain(),
         flags="--flags" if config["outliers"]["enabled"] else "--no-flags",
         settings=step_settings("koma", "session_report"),
+        refused=lambda wildcards: json.dumps(REFUSED),
     log:
         "logs/session_report/session_report.log",
     benchmark:
@@ -52,4 +52,4 @@ rule session_report:
         "../../envs/mrczflow.yaml"
     shell:
         "python {params.script:q} --stacks {params.stacks:q} --paths {params.paths:q} --out {params.folder:q}"
-        " {params.gain:q} {params.flags} --settings {params.settings:q} > {log:q} 2>&1"
+        " {params.gain:q} {params.flags} --settings {params.settings:q} --refused {params.refused:q} > {log:q} 2>&1"

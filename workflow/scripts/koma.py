@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Rule koma: normalise one stack with its knock-out moving average (mrczflow.koma.steps.koma).
 
-Memory: one stack, its sum, two prefix images and the gain.
+Memory: one stack, its sum, the window's running sum and the gain.
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ STEP = "koma"  # the name of the rule, of this script and of its step function
 @click.command()
 @click.argument("counts", type=click.Path(dir_okay=False))
 @click.argument("sum_path", type=click.Path(dir_okay=False))
-@click.argument("prefix_hi", type=click.Path(dir_okay=False))
 @click.argument("gain_out", type=click.Path(dir_okay=False))
 @click.argument("stats_out", type=click.Path(dir_okay=False))
-@click.option("--prefix-lo", default=None, help="prefix before the window; none when it starts the session")
-@click.option("--stack", required=True)
 @click.option(
-    "--window", required=True, help="comma-separated stacks of the window, the stack itself included"
+    "--window-sum", "window", multiple=True, required=True, help="a sum of the window (rule koma_sum)"
 )
+@click.option("--stack", required=True)
 @click.option("--radius", required=True, type=int, help="the radius in force (clamped to the session)")
 @click.option("--flags", default=None, help="the stack's outlier flags (rule outliers)")
 @click.option(
@@ -38,9 +36,19 @@ STEP = "koma"  # the name of the rule, of this script and of its step function
 @click.option("--settings", "settings_json", default=None, help="config section koma, as JSON")
 @click.option("--movie-out", default=None, help="write the normalised movie here")
 def main(
-    counts, sum_path, prefix_hi, gain_out, stats_out, prefix_lo, stack, window, radius, flags, gain,
-    gain_json, settings_json, movie_out,
-) -> None:  # fmt: skip
+    counts,
+    sum_path,
+    gain_out,
+    stats_out,
+    window,
+    stack,
+    radius,
+    flags,
+    gain,
+    gain_json,
+    settings_json,
+    movie_out,
+) -> None:
     """Write GAIN_OUT (float32 MRC gain reference) and STATS_OUT (JSON), and optionally the movie."""
     run_guarded(
         stack,
@@ -48,12 +56,10 @@ def main(
         lambda: koma(
             counts,
             sum_path,
-            prefix_lo,
-            prefix_hi,
+            window,
             gain_out,
             stats_out,
             stack=stack,
-            window_stacks=window.split(","),
             radius=radius,
             flags_path=flags,
             gain_path=gain,

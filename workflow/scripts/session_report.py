@@ -28,7 +28,10 @@ STEP = "session_report"  # the name of the rule, of this script and of its step 
 @click.option("--gain-settings", "gain_json", default=None, help="orients a vendor gain (config gain, JSON)")
 @click.option("--flags/--no-flags", default=False, help="outlier masks exist (paths: mask)")
 @click.option("--settings", "settings_json", default=None, help="config section koma, as JSON")
-def main(stacks, paths_json, out, radius_samples, gain_template, gain_json, flags, settings_json) -> None:
+@click.option("--refused", "refused_json", default="{}", help="movies refused up front: {path: reason} JSON")
+def main(
+    stacks, paths_json, out, radius_samples, gain_template, gain_json, flags, settings_json, refused_json
+):
     """Write OUT/summary.html, OUT/session.json and the report's PNG figures."""
     session_report(
         stacks.split(","),
@@ -39,6 +42,7 @@ def main(stacks, paths_json, out, radius_samples, gain_template, gain_json, flag
         gain=GainSettings.for_step(STEP, gain_json) if gain_json else None,
         flags=flags,
         koma=KomaSettings.for_step(STEP, settings_json),
+        refused=json.loads(refused_json),
     )
 
 
