@@ -61,6 +61,7 @@ class AtomicFile:
         if not self.path.parent.is_dir():
             raise FileNotFoundError(f"{self.path}: output folder {self.path.parent} does not exist")
         self.tmp = temporary_sibling(self.path)
+        self.committed = False
         self.handle: BinaryIO = open(self.tmp, "w+b")  # noqa: SIM115 - closed in commit/abort
 
     def commit(self) -> None:
@@ -69,9 +70,12 @@ class AtomicFile:
             os.fsync(self.handle.fileno())
         self.handle.close()
         os.replace(self.tmp, self.path)
+        self.committed = True
 
     def abort(self) -> None:
         """Remove the temporary file, even when closing it fails again (a full disk)."""
+        if self.committed:
+            return
         try:
             self.handle.close()
         except OSError:

@@ -6,7 +6,7 @@ live in ``config/schema.yaml``; the dataclass defaults repeat them so the
 library can be called without a config, and a test checks that the two agree.
 
 A rule hands its script the keys of the section that its step reads
-(``steps`` on each class, looked up with :func:`step_keys`), as JSON; the
+(``steps`` on each class, :meth:`Settings.keys_for`), as JSON; the
 script builds the object with :meth:`Settings.for_step`, which refuses to
 hand the step any other key. So a changed setting reruns exactly the rules
 that read it (Snakemake reruns a job whose params changed), and a step that
@@ -102,17 +102,3 @@ class Settings:
             for field in dataclasses.fields(self)
             if readable is None or field.name in readable[1]
         }
-
-
-def step_keys(section: str, step: str) -> tuple[str, ...]:
-    """The keys of config ``section`` that ``step`` reads (what its rule passes as ``--settings``)."""
-    from .gain.settings import GainSettings, GammaSettings
-    from .koma.settings import KomaSettings
-    from .outliers.settings import OutlierSettings
-    from .storage.settings import CompressSettings, IngestSettings
-
-    classes = (GainSettings, GammaSettings, KomaSettings, OutlierSettings, CompressSettings, IngestSettings)
-    by_section = {cls.section: cls for cls in classes}
-    if section not in by_section:
-        raise SettingsError(f"no settings for config section {section!r}")
-    return by_section[section].keys_for(step)

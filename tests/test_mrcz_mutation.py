@@ -165,3 +165,58 @@ def test_crafted_footers_and_extended_headers_end_in_one_line(tmp_path):
         bad = tmp_path / f"crafted{i}.mrcz"
         bad.write_bytes(raw[:1024] + encode_extended(value) + raw[1024 + EXT_RESERVED :])
         assert outcome(bad) is None, value
+
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+    st.lists(st.integers(-5, 10**9), max_size=5),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    key=st.sampled_from(["frames", "offsets", "sizes", "checksums", "metadata", "header_checksum", "header"]),
+    value=JUNK,
+    fmt=st.sampled_from(["msgpack", "json"]),
+)
+def test_footers_of_the_wrong_shape_with_valid_checksums_end_in_one_line(tmp_path, key, value, fmt):
+    """A crafted footer (right checksum, wrong types or lengths) is one MrczError, or reads as the original."""
+    from mrczflow.mrcz.footer import EXT_RESERVED, checksum, decode_footer, encode_extended, encode_footer
+
+    original = tmp_path / f"good.{fmt}"
+    if not original.exists():
+        write(original, f"mrcz-{fmt}")
+    raw = original.read_bytes()
+    with mrcz.MrczReader(original) as reader:
+        ext = dict(reader.extended)
+    start, length = ext["footer"]["offset"], ext["footer"]["length"]
+    footer = decode_footer(raw[start : start + length], fmt, original)
+    if key in ("offsets", "sizes", "checksums"):
+        footer["frames"] = {**footer["frames"], key: value}
+    else:
+        footer[key] = value
+    try:
+        new_footer = encode_footer(footer, fmt)
+    except (TypeError, ValueError, OverflowError):
+        return  # not storable in this format at all
+    ext["footer"] = {**ext["footer"], "length": len(new_footer), "checksum": checksum(new_footer)}
+    bad = tmp_path / f"crafted.{fmt}"
+    bad.write_bytes(raw[:1024] + encode_extended(ext) + raw[1024 + EXT_RESERVED : start] + new_footer)
+    got = outcome(bad)
+    well_formed_metadata = key == "metadata" and isinstance(
+        value, dict
+    )  # a consistent rewrite is a valid file
+    assert got is None or got == snapshot(original) or well_formed_metadata
+
+
+def test_a_named_pipe_is_refused_at_once(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.mrcz")
+    with pytest.raises(mrcz.MrczError, match="not a regular file"):
+        mrcz.read(tmp_path / "pipe.mrcz")

@@ -83,12 +83,10 @@ def test_unknown_keys_and_bad_json_are_refused_naming_the_section():
 
 
 def test_a_step_gets_only_the_keys_it_declares_and_cannot_read_others():
-    from mrczflow.settings import step_keys
-
     for cls in STAGES.values():
         for step, keys in cls.steps.items():
             assert set(keys) <= {field.name for field in dataclasses.fields(cls)}, (cls, step)
-    assert step_keys("koma", "koma_sum") == ("high_contrast",)
+    assert KomaSettings.keys_for("koma_sum") == ("high_contrast",)
     koma = KomaSettings.for_step("koma_sum", json.dumps({"high_contrast": 0.1}))
     assert koma.high_contrast == 0.1 and koma.as_dict() == {"high_contrast": 0.1}
     with pytest.raises(SettingsError, match="step koma_sum reads config koma.radius"):

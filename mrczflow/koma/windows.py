@@ -23,7 +23,7 @@ per stack (exact prefix sums ``C[k] = S[0] + ... + S[k-1]``, so a window sum
 is ``C[hi] - C[lo]``) needs every prefix before it, i.e. a serial chain; an
 O(a) read of sums per stack, in parallel, is what a cluster runs faster.
 :func:`prefix_sums` and :func:`window_sum` remain for scoring whole sessions
-in memory (``mrczflow.simulate.koma_scores``).
+in memory (the benchmarks' KOMA scores).
 
 A stack appended to the session reruns only the stacks whose window now
 reaches it (the last ``a``, see :func:`windows_changed_by_append`).

@@ -84,6 +84,27 @@ def decode_footer(raw: bytes, fmt: str, path: str | os.PathLike) -> dict:
     return footer
 
 
+def check_footer(footer: dict, n_frames: int, path: str | os.PathLike) -> None:
+    """Each footer entry must have the type and length the writer gives it: anything else is damage."""
+    kinds = {"metadata": dict, "compression": dict, "frames": dict, "header": dict, "header_checksum": str}
+    for key, kind in kinds.items():
+        if key in footer and not isinstance(footer[key], kind):
+            raise MrczError(path, f"corrupt footer: {key} is a {type(footer[key]).__name__}")
+    frames = footer.get("frames", {})
+    for key, kind in (("offsets", int), ("sizes", int), ("checksums", str)):
+        values = frames.get(key)
+        if key == "checksums" and values is None:
+            continue
+        if not isinstance(values, list):
+            raise MrczError(path, f"corrupt footer: frame {key} are a {type(values).__name__}, not a list")
+        if len(values) != n_frames:
+            raise MrczError(
+                path, f"header says {n_frames} frames but the footer has {len(values)} frame {key}"
+            )
+        if not all(isinstance(v, kind) and not isinstance(v, bool) for v in values):
+            raise MrczError(path, f"corrupt footer: frame {key} are not all of type {kind.__name__}")
+
+
 def encode_extended(ext: dict) -> bytes:
     """JSON pointer block padded with spaces to exactly ``EXT_RESERVED`` bytes."""
     raw = json.dumps(ext, default=_plain, separators=(",", ":")).encode("utf-8")

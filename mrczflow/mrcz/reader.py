@@ -26,7 +26,7 @@ import numpy as np
 from ..fileio import aligned_empty
 from .codec import CHUNK_HEADER_BYTES, available_threads, chunk_sizes, decompress_frame
 from .errors import ChecksumError, MrczError
-from .footer import checksum, combined_checksum, decode_extended, decode_footer
+from .footer import check_footer, checksum, combined_checksum, decode_extended, decode_footer
 from .header import HEADER_BYTES, MrcHeader, unpack_header
 from .integrity import check, header_checksum, read_labels, science_fields
 from .modes import MODE_UINT4, SUPPORTED_DTYPES
@@ -168,6 +168,7 @@ class MrczReader:
         if info.get("checksum") and checksum(raw) != info["checksum"]:
             raise MrczError(self.path, "corrupt footer: checksum mismatch")
         self.footer = decode_footer(raw, info["format"], self.path)
+        check_footer(self.footer, self.header.shape[0], self.path)
         self.metadata = dict(self.footer.get("metadata") or {})
         self._footer_offset = offset
         if offset + length != self.size:

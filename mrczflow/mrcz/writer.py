@@ -168,10 +168,23 @@ class MrczWriter:
         self._checksums: list[str] = []
         exact = compression is None and self.dtype.kind != "c"
         self._stats = _Stats(exact_moments=exact)
-        self._file = AtomicFile(self.path, fsync=fsync)
-        self._data_start = HEADER_BYTES + (EXT_RESERVED if compression else 0)
-        self._file.handle.write(b"\0" * self._data_start)
+        try:
+            self._file = AtomicFile(self.path, fsync=fsync)
+        except OSError as exc:
+            raise MrczError(self.path, f"cannot write ({exc.strerror or exc})") from None
         self._closed = False
+        self._data_start = HEADER_BYTES + (EXT_RESERVED if compression else 0)
+        self._write(b"\0" * self._data_start)
+
+    def _write(self, data: bytes | memoryview) -> None:
+        """Write to the temporary file; a failure (a full disk) removes it and names the file."""
+        try:
+            self._file.handle.write(data)
+        except OSError as exc:
+            self.abort()
+            raise MrczError(
+                self.path, f"cannot write ({exc.strerror or exc}); nothing was left behind"
+            ) from None
 
     @property
     def frames_written(self) -> int:
@@ -207,11 +220,11 @@ class MrczWriter:
                 self._stats.add_moments(frame)
         self._checksums.append(frame_checksum)
         if chunk is None:
-            handle.write(memoryview(frame).cast("B"))
+            self._write(memoryview(frame).cast("B"))
         else:
             self._offsets.append(handle.tell())
             self._sizes.append(len(chunk))
-            handle.write(chunk)
+            self._write(chunk)
 
     def _resolve(self, first_frame: np.ndarray) -> None:
         if self.compression is not None and self._settings is None:
@@ -245,10 +258,15 @@ class MrczWriter:
         self._closed = True
         try:
             self._finish()
+            self._file.commit()
+        except OSError as exc:  # a full disk shows at the last write, the flush or the rename
+            self._file.abort()
+            raise MrczError(
+                self.path, f"cannot write ({exc.strerror or exc}); nothing was left behind"
+            ) from None
         except BaseException:
             self._file.abort()
             raise
-        self._file.commit()
 
     def abort(self) -> None:
         """Discard everything written; the output file is not created."""

@@ -15,6 +15,7 @@ counts from vendor-normalised floats).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -44,11 +45,17 @@ def ingest(
     settings: IngestSettings | None = None,
     gain_path: str | os.PathLike | None = None,
     gain: GainSettings | None = None,
+    archive: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Read ``movie``, check it holds counts, write them and a record of the movie (see module doc).
 
     ``gain_path`` is the vendor gain reference (needed for float movies) and
-    ``gain`` its orientation.
+    ``gain`` its orientation. ``archive`` is the stack's archive from an
+    earlier run, if there is one: an archive is never replaced by less, so a
+    changed source (an interrupted re-transfer, a different file under the
+    same name) whose frames are fewer or differ is refused, naming both files;
+    the archive stays as it is (to archive the changed movie instead, move the
+    archive away: a deliberate act, not a setting that could rerun a session).
     """
     started = time.perf_counter()
     settings = settings or IngestSettings()
@@ -88,7 +95,9 @@ def ingest(
             raise ValueError(f"{movie}: data type {source.dtype} is not counts")
         worst_residual = 0.0
         total = 0.0
+        earlier = _earlier_archive(archive, movie, source.shape)
         with (
+            earlier or contextlib.nullcontext(),
             MrczWriter(
                 counts_out, source.shape[1:], out_dtype, compression=INTERMEDIATE, voxel_size=pixel_size
             ) as writer,
@@ -98,6 +107,11 @@ def ingest(
                 if gain_image is not None:
                     frame, residual = recover_counts(frame, gain_image, index)
                     worst_residual = max(worst_residual, residual)
+                if earlier is not None and not np.array_equal(earlier.read_frame(index), frame):
+                    raise IngestError(
+                        f"{movie}: frame {index} differs from its archive {earlier.path}: not re-archived "
+                        "(the archive is kept; move it away to archive this movie instead)"
+                    )
                 total += float(frame.sum(dtype=np.float64))
                 writer.write_frame(frame)
                 bar.update()
@@ -132,6 +146,23 @@ def ingest(
         }
     write_json(record_out, record)
     return record
+
+
+def _earlier_archive(
+    archive: str | os.PathLike | None, movie: str | os.PathLike, shape: tuple[int, ...]
+) -> MrczReader | None:
+    """The stack's existing archive, open for comparison, after checking it has no more frames than ``movie``."""
+    if archive is None or not os.path.exists(archive):
+        return None
+    reader = MrczReader(archive)
+    if reader.header.shape != tuple(shape):
+        reader.close()
+        raise IngestError(
+            f"{movie}: {shape[0]} frames of {shape[2]}x{shape[1]}, its archive {archive} holds "
+            f"{reader.header.shape[0]} of {reader.header.shape[2]}x{reader.header.shape[1]}: not re-archived "
+            "(the archive is kept; move it away to archive this movie instead)"
+        )
+    return reader
 
 
 def compress(

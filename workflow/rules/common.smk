@@ -10,24 +10,48 @@ DEMO = "resources/demo"
 
 
 def find_movies():
-    """The session's movies by stack name, and the files refused (each named once, with what to do)."""
+    """The session's movies by stack name, and the files refused (each named once, with what to do).
+
+    The session is the originals plus the archives: a stack whose original is gone (deleted once it
+    was archived) stays in the session, its archive standing in for it (ARCHIVED).
+    """
     from mrczflow.storage.names import refusal_line, session_movies
 
     if config["movies"] == "demo":
         n = config["demo"]["n_stacks"]
-        return {f"stack_{i:04d}": f"{DEMO}/movies/stack_{i:04d}.mrc" for i in range(n)}, {}
+        return {f"stack_{i:04d}": f"{DEMO}/movies/stack_{i:04d}.mrc" for i in range(n)}, {}, {}
     found = glob.glob(os.path.expanduser(config["movies"]))
-    if not found:
-        raise WorkflowError(f"config 'movies': no files match {config['movies']!r}")
     movies, refused = session_movies(found)
     for path, reason in refused.items():
         print(refusal_line(path, reason), file=sys.stderr)
-    if not movies:
+    archived = archived_only(movies)
+    if archived:
+        print(f"archived: {len(archived)} stacks whose originals are gone come from their archives", file=sys.stderr)
+    if not movies and not archived:
+        if not found:
+            raise WorkflowError(f"config 'movies': no files match {config['movies']!r}")
         raise WorkflowError(f"config 'movies': no usable movie among the {len(found)} files matching it")
-    return movies, refused
+    return {**movies, **archived}, refused, archived
 
 
-MOVIES, REFUSED = find_movies()
+def archived_only(movies):
+    """Stacks archived by an earlier run whose original is no longer among ``movies``: {stack: its source}.
+
+    The source path is the one the stack's record names; it no longer exists, and Snakemake takes the
+    archive (which exists) as given instead of asking for it to be made again.
+    """
+    archived = {}
+    for archive in glob.glob("results/mrcz/*.mrcz"):
+        stack = os.path.basename(archive)[: -len(".mrcz")]
+        if stack in movies:
+            continue
+        record = f"results/ingest/{stack}.json"
+        source = json.load(open(record)).get("source") if os.path.exists(record) else None
+        archived[stack] = source or f"{archive} (original gone)"
+    return archived
+
+
+MOVIES, REFUSED, ARCHIVED = find_movies()
 
 
 def mdoc_path(movie):
@@ -44,7 +68,7 @@ def waiting_movies():
     """Movies whose dose comes from a .mdoc that has not arrived (SerialEM writes it last): they wait."""
     if config["ingest"]["dose"]["source"] != "mdoc":
         return {}
-    return {stack: movie for stack, movie in MOVIES.items() if not mdoc_path(movie)}
+    return {stack: movie for stack, movie in MOVIES.items() if stack not in ARCHIVED and not mdoc_path(movie)}
 
 
 WAITING = waiting_movies()
@@ -94,10 +118,15 @@ wildcard_constraints:
 
 
 def settings_json(name, step):
-    """The keys of config section ``name`` that ``step`` reads, as JSON (mrczflow.settings.step_keys)."""
-    from mrczflow.settings import step_keys
+    """The keys of config section ``name`` that ``step`` reads (its settings object says which), as JSON."""
+    from mrczflow.gain.settings import GainSettings, GammaSettings
+    from mrczflow.koma.settings import KomaSettings
+    from mrczflow.outliers.settings import OutlierSettings
+    from mrczflow.storage.settings import CompressSettings, IngestSettings
 
-    return json.dumps({key: config[name][key] for key in step_keys(name, step)}, sort_keys=True)
+    classes = (GainSettings, GammaSettings, IngestSettings, CompressSettings, OutlierSettings, KomaSettings)
+    keys = {cls.section: cls for cls in classes}[name].keys_for(step)
+    return json.dumps({key: config[name][key] for key in keys}, sort_keys=True)
 
 
 def step_settings(name, step):

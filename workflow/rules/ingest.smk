@@ -14,6 +14,8 @@ rule ingest:
         settings=step_settings("ingest", "ingest"),
         gain_settings=step_settings("gain", "ingest"),
         gain=option("--gain", "gain"),
+        # Not an input: the archive of an earlier run, compared with a changed source (never replaced by less).
+        archive="results/mrcz/{stack}.mrcz",
     log:
         "logs/ingest/{stack}.log",
     benchmark:
@@ -27,4 +29,4 @@ rule ingest:
     shell:
         "python {params.script:q} {input.movie:q} {output.counts:q} {output.record:q}"
         " --stack {wildcards.stack:q} --settings {params.settings:q} --gain-settings {params.gain_settings:q}"
-        " {params.gain:q} > {log:q} 2>&1"
+        " {params.gain:q} --archive {params.archive:q} > {log:q} 2>&1"

@@ -24,7 +24,10 @@ STEP = "ingest"  # the name of the rule, of this script and of its step function
 @click.option("--settings", "settings_json", default=None, help="config section ingest, as JSON")
 @click.option("--gain", default=None, help="vendor gain reference (MRC/MRCZ), for float movies")
 @click.option("--gain-settings", "gain_json", default=None, help="config section gain, as JSON")
-def main(movie, counts_out, record_out, stack, settings_json, gain, gain_json) -> None:
+@click.option(
+    "--archive", default=None, help="the stack's archive, if an earlier run made one (never replaced by less)"
+)
+def main(movie, counts_out, record_out, stack, settings_json, gain, gain_json, archive) -> None:
     """Read MOVIE, write COUNTS_OUT (integer MRCZ) and RECORD_OUT (JSON)."""
     run_guarded(
         stack,
@@ -37,6 +40,7 @@ def main(movie, counts_out, record_out, stack, settings_json, gain, gain_json) -
             settings=IngestSettings.for_step(STEP, settings_json),
             gain_path=gain,
             gain=GainSettings.for_step(STEP, gain_json),
+            archive=archive,
         ),
     )
 
