@@ -42,6 +42,22 @@ def test_demo_report_builds_offline_with_every_section(tmp_path):
     record = json.loads((dest / "results" / "report" / "session.json").read_text())
     assert set(record["throughput_mb_s"]) >= {"ingest", "compress", "outliers", "koma"}
     assert record["radius_curves"] and all(len(points) >= 4 for points in record["radius_curves"].values())
+    # One row per stack, in acquisition order, as TSV and as a sortable HTML table in the report.
+    table = (dest / "results" / "report" / "stacks.tsv").read_text().splitlines()
+    assert table[0].split("\t") == [
+        "stack",
+        "time",
+        "dose_rate",
+        "frames",
+        "hot",
+        "dead",
+        "ratio",
+        "koma",
+        "status",
+    ]
+    assert [row.split("\t")[0] for row in table[1:]] == [f"stack_{i:04d}" for i in range(24)]
+    assert table[10].split("\t")[7:] == ["excluded", "ok"]  # stack_0009, the carbon film
+    assert "stacks.html" in page and "th.onclick" in (dest / "results" / "report" / "stacks.html").read_text()
 
 
 def write(path, record):

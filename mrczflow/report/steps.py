@@ -14,13 +14,15 @@ from ..koma.figures import plot_koma, plot_radius
 from ..koma.settings import KomaSettings
 from ..outliers.figures import plot_mask, plot_outliers
 from ..storage.figures import plot_storage
+from ..storage.names import read_index
 from .radius import radius_curves
 from .session import ReportPaths, anomalous, collect
 from .summary import summary_html, summary_lines
+from .table import stack_rows, write_table
 
 
 def session_report(
-    stacks: list[str],
+    index: str | os.PathLike,
     paths: ReportPaths,
     out: str | os.PathLike,
     *,
@@ -29,9 +31,11 @@ def session_report(
     gain: GainSettings | None = None,
     flags: bool = False,
     koma: KomaSettings | None = None,
-    refused: dict[str, str] | None = None,
 ) -> dict:
-    """Write ``out``/summary.html, session.json and the report's PNG figures for ``stacks`` (in order).
+    """Write ``out``/summary.html, session.json, the per-stack table and the report's PNG figures.
+
+    ``index`` is the session's index (:func:`mrczflow.storage.names.write_index`):
+    its stacks in acquisition order, and the files set aside with the reason.
 
     Memory: the per-stack records, one outlier mask, and for the KOMA radius
     curve one stack at a time.
@@ -39,9 +43,16 @@ def session_report(
     print(job_banner("session_report", os.fspath(out)), file=sys.stderr, flush=True)
     koma = koma or KomaSettings()
     out = Path(out)
-    session = collect(stacks, paths)
-    session.refused = dict(refused or {})
     out.mkdir(parents=True, exist_ok=True)
+    rows = read_index(index)
+    stacks = [row["stack"] for row in rows if row["stack"]]
+    session = collect(stacks, paths)
+    session.refused = {row["source"]: row["reason"] for row in rows if not row["stack"]}
+    write_table(
+        stack_rows(session, {row["stack"]: row["time"] for row in rows if row["stack"]}),
+        out / "stacks.tsv",
+        out / "stacks.html",
+    )
     in_order = {s: session.storage[s] for s in session.processed}
     plot_storage(in_order, session.totals()["ratio"], session.throughput(), out / "storage.png")
     plot_outliers(

@@ -77,7 +77,50 @@ for stack, movie in WAITING.items():
         print(f"waiting: {movie}: its .mdoc has not arrived; it is taken once it has", file=sys.stderr)
     REFUSED[movie] = "waiting for its .mdoc (SerialEM writes it when the movie is complete)"
     del MOVIES[stack]
-STACKS = sorted(MOVIES)
+
+
+def session_order():
+    """Stacks in acquisition order (config ``order: time``: mdoc DateTime, else file time) or by name."""
+    from mrczflow.storage.names import acquisition_time
+
+    if config["movies"] == "demo":  # simulated on the first run; numbered in acquisition order
+        return sorted(MOVIES), {}
+    times = {}
+    for stack, movie in MOVIES.items():
+        if stack in ARCHIVED:  # the original is gone: the time its record kept
+            record = f"results/ingest/{stack}.json"
+            stamp = json.load(open(record)).get("timestamp") if os.path.exists(record) else None
+            times[stack] = (stamp or "", "record of the archive")
+        else:
+            times[stack] = acquisition_time(movie, mdoc_path(movie))
+    if config["order"] == "name":
+        return sorted(MOVIES), times
+    return sorted(MOVIES, key=lambda stack: (times[stack][0], stack)), times
+
+
+def write_session_index():
+    """results/session/stacks.tsv: every movie of the session, in order, with its time and status (or why
+    it was set aside). The report reads its stacks from it, so no command line grows with the session."""
+    from mrczflow.storage.names import write_index
+
+    rows = [
+        {
+            "order": i,
+            "stack": stack,
+            "time": TIMES.get(stack, ("", ""))[0],
+            "time_from": TIMES.get(stack, ("", ""))[1],
+            "status": "archived" if stack in ARCHIVED else "movie",
+            "source": MOVIES[stack],
+        }
+        for i, stack in enumerate(STACKS)
+    ]
+    rows += [{"status": "set aside", "source": path, "reason": reason} for path, reason in REFUSED.items()]
+    write_index(SESSION_INDEX, rows)
+
+
+SESSION_INDEX = "results/session/stacks.tsv"
+STACKS, TIMES = session_order()
+write_session_index()
 
 
 def check_config():
@@ -227,7 +270,7 @@ def koma_window(wildcards):
 
     stacks = KOMA_STACKS
     if wildcards.stack not in KOMA_INDEX:  # failed last time, tried again now: placed among the others
-        stacks = sorted([*KOMA_STACKS, wildcards.stack])
+        stacks = [s for s in STACKS if s in KOMA_INDEX or s == wildcards.stack]
     index = KOMA_INDEX.get(wildcards.stack, stacks.index(wildcards.stack))
     lo, hi = window(index, len(stacks), koma_radius())
     return [f"results/koma/sums/{stack}.sum.mrcz" for stack in stacks[lo:hi]]

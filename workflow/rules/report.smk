@@ -20,6 +20,7 @@ REPORT_PATHS = {
 rule session_report:
     input:
         report_inputs,
+        index=SESSION_INDEX,
     output:
         summary=report("results/report/summary.html", category="1. Summary", caption="../report/summary.rst"),
         record="results/report/session.json",
@@ -30,16 +31,16 @@ rule session_report:
         else [],
         koma=report("results/report/koma.png", category="5. KOMA", caption="../report/koma.rst"),
         radius=report("results/report/koma_radius.png", category="5. KOMA", caption="../report/koma_radius.rst"),
+        table=report("results/report/stacks.html", category="1. Summary", caption="../report/stacks.rst"),
+        tsv="results/report/stacks.tsv",
     params:
         script=os.path.join(SCRIPTS, "session_report.py"),
-        stacks=",".join(STACKS),
         folder=lambda wildcards, output: os.path.dirname(output.summary),
         # Functions, so the {stack} templates are not taken for wildcards.
         paths=lambda wildcards: json.dumps(REPORT_PATHS),
         gain=lambda wildcards: report_gain(),
         flags="--flags" if config["outliers"]["enabled"] else "--no-flags",
         settings=step_settings("koma", "session_report"),
-        refused=lambda wildcards: json.dumps(REFUSED),
     log:
         "logs/session_report/session_report.log",
     benchmark:
@@ -51,5 +52,5 @@ rule session_report:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script:q} --stacks {params.stacks:q} --paths {params.paths:q} --out {params.folder:q}"
-        " {params.gain:q} {params.flags} --settings {params.settings:q} --refused {params.refused:q} > {log:q} 2>&1"
+        "python {params.script:q} --index {input.index:q} --paths {params.paths:q} --out {params.folder:q}"
+        " {params.gain:q} {params.flags} --settings {params.settings:q} > {log:q} 2>&1"

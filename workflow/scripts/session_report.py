@@ -20,7 +20,7 @@ STEP = "session_report"  # the name of the rule, of this script and of its step 
 
 
 @click.command()
-@click.option("--stacks", required=True, help="comma-separated stacks of the session, in acquisition order")
+@click.option("--index", "index", required=True, help="the session's index (results/session/stacks.tsv)")
 @click.option("--paths", "paths_json", required=True, help="where each record is (JSON of templates)")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--radius-samples", default=4, show_default=True, help="stacks of the KOMA radius curve")
@@ -28,13 +28,10 @@ STEP = "session_report"  # the name of the rule, of this script and of its step 
 @click.option("--gain-settings", "gain_json", default=None, help="orients a vendor gain (config gain, JSON)")
 @click.option("--flags/--no-flags", default=False, help="outlier masks exist (paths: mask)")
 @click.option("--settings", "settings_json", default=None, help="config section koma, as JSON")
-@click.option("--refused", "refused_json", default="{}", help="movies refused up front: {path: reason} JSON")
-def main(
-    stacks, paths_json, out, radius_samples, gain_template, gain_json, flags, settings_json, refused_json
-):
+def main(index, paths_json, out, radius_samples, gain_template, gain_json, flags, settings_json) -> None:
     """Write OUT/summary.html, OUT/session.json and the report's PNG figures."""
     session_report(
-        stacks.split(","),
+        index,
         ReportPaths(**json.loads(paths_json)),
         out,
         radius_samples=radius_samples,
@@ -42,7 +39,6 @@ def main(
         gain=GainSettings.for_step(STEP, gain_json) if gain_json else None,
         flags=flags,
         koma=KomaSettings.for_step(STEP, settings_json),
-        refused=json.loads(refused_json),
     )
 
 
