@@ -79,14 +79,21 @@ def field_labels(fields: dict[str, Any]) -> list[str]:
 
 
 def read_labels(labels: tuple[str, ...]) -> tuple[str | None, dict[str, Any] | None]:
-    """The header checksum and the stored fields a plain MRC of ours keeps in its labels (None if absent)."""
+    """The header checksum and the stored fields a plain MRC of ours keeps in its labels (None if absent).
+
+    A file with any label of ours must have its checksum label intact: a damaged one is reported as
+    ``"damaged"``, never taken for a file without a checksum.
+    """
     stored = None
+    ours = any(label.startswith("mrczflow") for label in labels)
     pieces = []
     for label in labels:
         if label.startswith(CHECKSUM_TAG + " "):
             stored = label.split(" ", 1)[1].strip()
         elif label.startswith(FIELDS_TAG + " "):
             pieces.append(label[len(FIELDS_TAG) + 1 :])
+    if ours and (stored is None or not stored.startswith("xxh3_64:")):
+        stored = "damaged"
     fields = None
     if pieces:
         try:
