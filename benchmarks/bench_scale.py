@@ -5,13 +5,16 @@ time, each with its .mdoc) into a scratch folder, deploys the workflow there
 with its default config and times ``snakemake -n`` (Snakemake's own planning,
 no job runs) at 2,000 and 20,000 movies: the times, the jobs planned and the
 ratio of the times (linear planning gives about 10x). Then the longest path
-of the DAG for 30 and 300 movies (it must not grow with the session).
+of the DAG for 30 and 300 movies (it must not grow with the session), and
+the report's build time from the records of 20,000 stacks (the session
+report step itself, on synthetic records: every figure and the table).
 
     python benchmarks/bench_scale.py [--small 2000] [--large 20000] [--keep]
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -102,6 +105,56 @@ def longest_path(dest: Path) -> int:
     return max(down(node["id"]) for node in graph["nodes"])
 
 
+def report_time(folder: Path, n: int) -> float:
+    """Seconds the report step takes for ``n`` stacks of (synthetic) records."""
+    from mrczflow.report.session import ReportPaths
+    from mrczflow.report.steps import session_report
+    from mrczflow.storage.names import write_index
+
+    rng = np.random.default_rng(2)
+    templates = {
+        kind: str(folder / "results" / sub / "{stack}.json")
+        for kind, sub in (
+            ("ingest", "ingest"),
+            ("storage", "mrcz"),
+            ("outliers", "outliers"),
+            ("koma", "koma"),
+        )
+    }
+    for sub in ("ingest", "mrcz", "outliers", "koma", "koma/sums"):
+        (folder / "results" / sub).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        stack = f"s{i:05d}"
+        rows.append({"order": i, "stack": stack, "time": f"2026-11-26T09:{i // 60 % 60:02d}:{i % 60:02d}"})
+        stamp = f"2026-11-26T{9 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+        record = {"stack": stack, "timestamp": stamp, "dose_rate": 4.0, "shape": [40, 4096, 4096]}
+        for kind, value in (
+            ("ingest", record),
+            ("storage", {"source_bytes": 6.7e8, "mrcz_bytes": 1.4e8, "percent_of_entropy_bound": 90.0}),
+            ("outliers", {"hot": int(rng.poisson(40)), "dead": int(rng.poisson(3)), "frames": 40, **record}),
+            (
+                "koma",
+                {"correlated_noise_before": 0.01, "correlated_noise_after": 0.001, "high_contrast": False},
+            ),
+        ):
+            Path(templates[kind].format(stack=stack)).write_text(json.dumps(value))
+    write_index(folder / "stacks.tsv", rows)
+    mrcz.write(folder / "mask.mrcz", (rng.random((512, 512)) < 1e-3).astype(np.uint8))
+    paths = ReportPaths(
+        **templates,
+        archive=str(folder / "none/{stack}.mrcz"),
+        mask=str(folder / "mask.mrcz"),  # the worst stack's mask is drawn: one small mask serves
+        screen=str(folder / "results/koma/sums/{stack}.json"),
+        sums=str(folder / "none/{stack}.sum.mrcz"),
+        log=str(folder / "logs/{stage}/{stack}.log"),
+        benchmark=str(folder / "logs/benchmark/{stage}/{stack}.tsv"),
+    )
+    started = time.perf_counter()
+    session_report(folder / "stacks.tsv", paths, folder / "report", radius_samples=0)
+    return time.perf_counter() - started
+
+
 @click.command()
 @click.option("--small", default=2000, show_default=True)
 @click.option("--large", default=20000, show_default=True)
@@ -125,6 +178,9 @@ def main(small: int, large: int, keep: bool) -> None:
             print(
                 f"longest path of the DAG, {n:>3} movies: {longest_path(deploy(folder, session(folder, n)))} jobs"
             )
+        print(
+            f"session report from the records of {large} stacks: {report_time(scratch / 'report', large):.1f} s"
+        )
     finally:
         if not keep:
             shutil.rmtree(scratch, ignore_errors=True)
