@@ -60,6 +60,15 @@ def test_demo_report_builds_offline_with_every_section(tmp_path):
     assert "stacks.html" in page and "th.onclick" in (dest / "results" / "report" / "stacks.html").read_text()
 
 
+def test_the_noise_reduction_reads_true_at_any_value():
+    from mrczflow.report.summary import reduction
+
+    assert reduction(0.0139, 0.0016) == "8.7x lower"
+    assert reduction(0.0154, 0.00013) == "118x lower"
+    assert reduction(0.0154, -0.0652) == reduction(0.01, 0.0) == "down to the noise of the estimate"
+    assert reduction(0.001, 0.002) == "no lower"
+
+
 def write(path, record):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record))

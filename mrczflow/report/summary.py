@@ -13,6 +13,16 @@ def _gb(n: float) -> str:
     return f"{n / 1e9:.3g} GB" if n >= 1e8 else f"{n / 1e6:.3g} MB"
 
 
+def reduction(before: float, after: float) -> str:
+    """How much lower ``after`` is, in words that stay true at zero and below (noise can estimate < 0)."""
+    if after <= 0 < before:
+        return "down to the noise of the estimate"
+    if after >= before:
+        return "no lower"
+    ratio = before / after
+    return f"{ratio:.0f}x lower" if ratio >= 10 else f"{ratio:.2g}x lower"
+
+
 def short_stacks(session: Session) -> dict[str, tuple[int, int]]:
     """Stacks with fewer frames than the session's usual (median) count: a movie cut short is the usual cause."""
     frames = {s: r["shape"][0] for s, r in session.ingest.items() if r.get("shape")}
@@ -67,8 +77,8 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
             [r["correlated_noise_after"] for r in session.koma.values() if not r["high_contrast"]]
         )
         lines["Session"].append(
-            f"Correlated noise between frames (fixed-pattern noise), median: {before:.4f} with the gain alone, "
-            f"{after:.4f} after outlier filter + KOMA ({before / after:.0f}x lower)."
+            f"Correlated noise between frames (fixed-pattern noise), median: {before:.2g} with the gain alone, "
+            f"{after:.2g} after outlier filter + KOMA ({reduction(before, after)})."
         )
     for stack, line in session.failed.items():
         lines["Look at"].append(f"{stack} failed: {line}")
