@@ -34,6 +34,15 @@ def find_movies():
     return {**movies, **archived}, refused, archived
 
 
+def recorded(stack, key):
+    """A value of the stack's ingest record (results/ingest/<stack>.json), or None without one."""
+    record = f"results/ingest/{stack}.json"
+    if not os.path.exists(record):
+        return None
+    with open(record) as handle:
+        return json.load(handle).get(key)
+
+
 def archived_only(movies):
     """Stacks archived by an earlier run whose original is no longer among ``movies``: {stack: its source}.
 
@@ -45,9 +54,7 @@ def archived_only(movies):
         stack = os.path.basename(archive)[: -len(".mrcz")]
         if stack in movies:
             continue
-        record = f"results/ingest/{stack}.json"
-        source = json.load(open(record)).get("source") if os.path.exists(record) else None
-        archived[stack] = source or f"{archive} (original gone)"
+        archived[stack] = recorded(stack, "source") or f"{archive} (original gone)"
     return archived
 
 
@@ -88,9 +95,7 @@ def session_order():
     times = {}
     for stack, movie in MOVIES.items():
         if stack in ARCHIVED:  # the original is gone: the time its record kept
-            record = f"results/ingest/{stack}.json"
-            stamp = json.load(open(record)).get("timestamp") if os.path.exists(record) else None
-            times[stack] = (stamp or "", "record of the archive")
+            times[stack] = (recorded(stack, "timestamp") or "", "record of the archive")
         else:
             times[stack] = acquisition_time(movie, mdoc_path(movie))
     if config["order"] == "name":
