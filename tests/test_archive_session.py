@@ -110,3 +110,28 @@ def test_a_full_disk_leaves_no_part_file_and_names_the_file(tmp_path, counts):
         assert np.array_equal(mrcz.read(disk / "small.mrcz"), counts)
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_an_unchanged_source_passes_the_comparison_even_when_its_archive_was_clipped(tmp_path, counts):
+    from mrczflow.storage.movies import IngestError
+    from mrczflow.storage.settings import CompressSettings, DoseSettings, IngestSettings
+    from mrczflow.storage.steps import compress, ingest
+
+    movie = counts.astype(np.uint16)
+    movie[1, 2, 3] = 300
+    mrcz.write(tmp_path / "m.mrc", movie, compression=None)
+    settings = IngestSettings(dose=DoseSettings(source="config", dose_rate=4.0, frame_time=0.25))
+    ingest(tmp_path / "m.mrc", tmp_path / "c.mrcz", tmp_path / "r.json", stack="m", settings=settings)
+    compress(
+        tmp_path / "c.mrcz",
+        tmp_path / "r.json",
+        tmp_path / "a.mrcz",
+        settings=CompressSettings(allow_clipping=True),
+    )
+    again = dict(stack="m", settings=settings, archive=tmp_path / "a.mrcz")
+    ingest(tmp_path / "m.mrc", tmp_path / "c.mrcz", tmp_path / "r.json", **again)  # the same movie: taken
+    movie[0, 0, 0] += 1
+    mrcz.write(tmp_path / "m.mrc", movie, compression=None)
+    with pytest.raises(IngestError, match="frame 0 differs from its archive"):
+        ingest(tmp_path / "m.mrc", tmp_path / "c2.mrcz", tmp_path / "r2.json", **again)
+    assert not (tmp_path / "c2.mrcz").exists()

@@ -107,7 +107,7 @@ def ingest(
                 if gain_image is not None:
                     frame, residual = recover_counts(frame, gain_image, index)
                     worst_residual = max(worst_residual, residual)
-                if earlier is not None and not np.array_equal(earlier.read_frame(index), frame):
+                if earlier is not None and not _same_frame(earlier, index, frame):
                     raise IngestError(
                         f"{movie}: frame {index} differs from its archive {earlier.path}: not re-archived "
                         "(the archive is kept; move it away to archive this movie instead)"
@@ -146,6 +146,14 @@ def ingest(
         }
     write_json(record_out, record)
     return record
+
+
+def _same_frame(archive: MrczReader, index: int, frame: np.ndarray) -> bool:
+    """Whether frame ``index`` of the archive holds ``frame``'s counts (as clipped, if it was archived so)."""
+    stored = archive.read_frame(index)
+    if archive.metadata.get("clipped_pixels"):
+        frame = np.minimum(frame, 255)
+    return bool(np.array_equal(stored, frame))
 
 
 def _earlier_archive(
