@@ -23,4 +23,4 @@ rule compress:
         "../../envs/mrczflow.yaml"
     shell:
         "python {params.script:q} {input.counts:q} {input.record:q} {output.mrcz:q} {output.summary:q}"
-        " --stack {wildcards.stack:q} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+        " --stack {wildcards.stack:q} --threads {threads:q} --settings {params.settings:q} > {log:q} 2>&1"

@@ -34,6 +34,6 @@ rule simulate_demo:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script:q} {params.folder:q} --shape {params.shape:q} --n-stacks {params.n_stacks}"
-        " --n-frames {params.n_frames} --seed {params.seed} --flat-dose-rates {params.flat_rates:q}"
+        "python {params.script:q} {params.folder:q} --shape {params.shape:q} --n-stacks {params.n_stacks:q}"
+        " --n-frames {params.n_frames:q} --seed {params.seed:q} --flat-dose-rates {params.flat_rates:q}"
         " {params.specimens:q} > {log:q} 2>&1"

@@ -77,5 +77,5 @@ rule koma:
         "../../envs/mrczflow.yaml"
     shell:
         "python {params.script:q} {input.counts:q} {input.total:q} {output.gain:q} {output.stats:q}"
-        " {params.window:q} --stack {wildcards.stack:q} --radius {params.radius} --settings {params.settings:q}"
+        " {params.window:q} --stack {wildcards.stack:q} --radius {params.radius:q} --settings {params.settings:q}"
         " {params.flags:q} {params.gain:q} {params.gain_settings:q} {params.movie:q} > {log:q} 2>&1"

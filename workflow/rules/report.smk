@@ -53,4 +53,4 @@ rule session_report:
         "../../envs/mrczflow.yaml"
     shell:
         "python {params.script:q} --index {input.index:q} --paths {params.paths:q} --out {params.folder:q}"
-        " {params.gain:q} {params.flags} --settings {params.settings:q} > {log:q} 2>&1"
+        " {params.gain:q} {params.flags:q} --settings {params.settings:q} > {log:q} 2>&1"
