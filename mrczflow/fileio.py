@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -20,32 +19,18 @@ import numpy as np
 PAGE = 4096
 
 
-def remove_stale_parts(path: str | os.PathLike) -> list[Path]:
-    """Remove temporaries a killed writer of ``path`` left behind (SIGKILL leaves them; nothing else does).
-
-    Only one job writes a given output at a time, so when a writer of
-    ``path`` starts, any earlier temporary of ``path`` is stale.
-    """
-    path = Path(path)
-    prefix = f".{path.name}."
-    removed = []
-    with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir(path.parent):
-            if entry.name.startswith(prefix) and ".part" in entry.name[len(prefix) :]:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-                    removed.append(Path(entry.path))
-    return removed
-
-
 def temporary_sibling(path: str | os.PathLike) -> Path:
-    """A unique hidden name next to ``path`` (same folder, so rename is atomic); stale ones are removed.
+    """The hidden name ``path`` is written under before it is renamed into place (same folder: atomic).
 
-    It keeps the final suffix so format-sniffing writers work.
+    One name per output, not a unique one: only one job writes a given output
+    at a time, so a file already there was left by a writer that was killed
+    (SIGKILL skips every clean-up) and is removed now, at no cost of listing
+    the folder. It keeps the final suffix so format-sniffing writers work.
     """
     path = Path(path)
-    remove_stale_parts(path)
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part{path.suffix}")
+    tmp = path.with_name(f".{path.name}.part{path.suffix}")
+    tmp.unlink(missing_ok=True)
+    return tmp
 
 
 class AtomicFile:

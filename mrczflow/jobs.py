@@ -73,28 +73,14 @@ def run_guarded(stack: str, step: str, action: Callable[[], object]) -> None:
     Outputs are written atomically, so a failed step leaves no partial file:
     SIGTERM is turned into an exception so that the writers' clean-up runs
     (only SIGKILL skips it; the next writer of the same output removes what
-    it left, see :func:`mrczflow.fileio.remove_stale_parts`).
+    it left, see :func:`mrczflow.fileio.temporary_sibling`).
     """
-    from .gain.reference import GainError
-    from .mrcz import MrczError
-    from .settings import SettingsError
-    from .storage.decimate import DecimationError
-    from .storage.movies import IngestError
-
     print(job_banner(step, stack), file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, _terminate)
     try:
         action()
-    except (
-        MrczError,
-        IngestError,
-        GainError,
-        DecimationError,
-        SettingsError,
-        Terminated,
-        ValueError,
-        OSError,
-    ) as exc:
+    # Every error of ours (MrczError, IngestError, GainError, DecimationError, SettingsError) is a ValueError.
+    except (ValueError, OSError, Terminated) as exc:
         print(f"error: {stack}: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
     print(f"mrczflow {step}: {stack} done", file=sys.stderr, flush=True)
