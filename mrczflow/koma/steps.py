@@ -76,7 +76,6 @@ def koma_sum(
     """Filtered sum (int32 MRCZ) and contrast screen of one stack."""
     settings = settings or KomaSettings()
     threshold = settings.high_contrast
-    stack_name = stack
     movie, frames = _stack_frames(counts_path, flags_path)
     total = np.zeros(movie.shape[1:], np.float64)
     for frame in frames:
@@ -84,7 +83,7 @@ def koma_sum(
     total = np.rint(total).astype(np.int32)
     value = contrast(total, _gain(gain_path, total.shape, gain))
     info: dict[str, Any] = {
-        "stack": stack_name,
+        "stack": stack,
         "frames": int(movie.shape[0]),
         "contrast": value,
         "threshold": threshold,
@@ -115,6 +114,52 @@ def included(info: dict[str, Any], settings: KomaSettings) -> bool:
     return not info["high_contrast"] if decision == "auto" else decision == "include"
 
 
+class WindowSum:
+    """The running sum of the stacks of a window that KOMA may use, and the counts the correction needs.
+
+    Stacks the screen or the config keeps out add nothing, so a window holding
+    ``e`` of them averages ``2a - e`` stacks. Holds one frame-sized int64 sum.
+    """
+
+    def __init__(self, own: str, shape: tuple[int, ...], settings: KomaSettings) -> None:
+        self.own, self.settings = own, settings
+        self.total = np.zeros(shape, np.int64)
+        self.n_stacks = self.n_frames = 0
+        self.used: list[str] = []
+        self.left_out: list[str] = []
+
+    def add(self, path: str | os.PathLike) -> None:
+        """Read one stack's sum and add it, unless it is the stack itself or kept out of windows."""
+        image, info = read_sum(path)
+        if image.shape != self.total.shape:
+            raise ValueError(
+                f"{os.fspath(path)}: stack sum is {image.shape}, {self.own}'s is {self.total.shape}"
+            )
+        if info["stack"] == self.own:
+            return
+        if not included(info, self.settings):
+            self.left_out.append(info["stack"])
+            return
+        self.total += image
+        self.n_stacks += 1
+        self.n_frames += int(info["frames"])
+        self.used.append(info["stack"])
+
+    def correction(self, gain: np.ndarray | None) -> Correction:
+        if self.n_stacks == 0:
+            raise ValueError(
+                f"{self.own}: no stack of its window can enter KOMA (all high contrast or excluded)"
+            )
+        return correction(
+            self.total,
+            self.n_stacks,
+            self.n_frames,
+            gain,
+            form=self.settings.form,
+            denoise=self.settings.denoise,
+        )
+
+
 def window_correction(
     sum_path: str | os.PathLike,
     window_paths: Sequence[str | os.PathLike],
@@ -125,42 +170,23 @@ def window_correction(
     """The correction of one stack from its own sum and the sums of the other stacks of its window.
 
     Reads each sum once (an O(a) read per stack, in parallel across the
-    session: no stack waits on another's KOMA). Stacks the screen or the
-    config keeps out add nothing, so a window holding ``e`` of them averages
-    ``2a - e`` stacks.
+    session: no stack waits on another's KOMA); ``window_paths`` may include
+    the stack's own sum, which is not read again.
     """
     settings = settings or KomaSettings()
     own, own_info = read_sum(sum_path)
-    total = np.zeros(own.shape, np.int64)
-    n_stacks = n_frames = 0
-    used, left_out = [], []
+    window = WindowSum(own_info["stack"], own.shape, settings)
+    own_path = os.path.abspath(sum_path)
     for path in window_paths:
-        image, info = read_sum(path)
-        if image.shape != own.shape:
-            raise ValueError(
-                f"{os.fspath(path)}: stack sum is {image.shape}, {own_info['stack']}'s is {own.shape}"
-            )
-        if info["stack"] == own_info["stack"]:
-            continue
-        if included(info, settings):
-            total += image
-            n_stacks += 1
-            n_frames += int(info["frames"])
-            used.append(info["stack"])
-        else:
-            left_out.append(info["stack"])
-    if n_stacks == 0:
-        raise ValueError(
-            f"{own_info['stack']}: no stack of its window can enter KOMA (all high contrast or excluded)"
-        )
-    fix = correction(total, n_stacks, n_frames, gain, form=settings.form, denoise=settings.denoise)
+        if os.path.abspath(path) != own_path:
+            window.add(path)
     info = {
-        "window": sorted([*used, *left_out, own_info["stack"]]),
-        "window_stacks_used": n_stacks,
-        "excluded_in_window": sorted(left_out),
+        "window": sorted([*window.used, *window.left_out, own_info["stack"]]),
+        "window_stacks_used": window.n_stacks,
+        "excluded_in_window": sorted(window.left_out),
         "high_contrast": not included(own_info, settings),
     }
-    return fix, info
+    return window.correction(gain), info
 
 
 def noise_after(
@@ -200,8 +226,6 @@ def koma(
     """
     started = time.perf_counter()
     settings = settings or KomaSettings()
-    stack_name = stack
-    form, denoise = settings.form, settings.denoise
     movie_dtype, movie_compression = settings.movie_dtype, settings.movie_compression
     fix, window_info = window_correction(
         sum_path,
@@ -217,7 +241,7 @@ def koma(
         compression = None if movie_compression == "none" else mrcz.Compression(codec=movie_compression)
         writer = mrcz.MrczWriter(movie_out, fix.pattern.shape, movie_dtype, compression=compression)
     try:
-        with progress(movie.shape[0], f"koma {stack_name}") as bar:
+        with progress(movie.shape[0], f"koma {stack}") as bar:
             for raw, frame in zip(movie, frames, strict=True):
                 rows = score_rows(raw.shape[0])
                 before.add(raw[rows] if applied is None else raw[rows] * applied[rows])
@@ -234,11 +258,11 @@ def koma(
         writer.close()
     mrcz.write(gain_out, fix.gain_reference(), compression=None)
     stats = {
-        "stack": stack_name,
+        "stack": stack,
         "radius": radius,
         **window_info,
-        "form": form,
-        "denoised": denoise,
+        "form": settings.form,
+        "denoised": settings.denoise,
         "pattern_power_kept": fix.kept,
         "gain": "none" if gain_path is None else os.fspath(gain_path),
         "outlier_filtered": flags_path is not None,

@@ -7,9 +7,8 @@ import numpy as np
 from .. import mrcz
 from ..gain.reference import load_gain
 from ..gain.settings import GainSettings
-from ..koma.correction import correction
 from ..koma.settings import KomaSettings
-from ..koma.steps import included, noise_after, read_sum
+from ..koma.steps import WindowSum, noise_after
 from ..koma.windows import window
 from .session import ReportPaths, Session
 
@@ -51,25 +50,20 @@ def radius_curves(
         gain_path = gain_template.format(stack=stack) if gain_template else None
         gain_image = load_gain(gain_path, shape, orientation.rotate, orientation.flip) if gain_path else None
         flags_path = paths.of("mask", stack) if flags else None
-        total = np.zeros(shape, np.int64)
-        n_stacks = n_frames = 0
+        sums = WindowSum(stack, shape, koma)
         added: set[str] = {stack}
         points = []
         for radius in [r for r in RADII if r <= largest]:
             lo, hi = window(index, len(stacks), radius)
             for other in stacks[lo:hi]:
-                if other in added:
-                    continue
-                added.add(other)
-                image, info = read_sum(paths.of("sums", other))
-                if included(info, koma):
-                    total += image
-                    n_stacks += 1
-                    n_frames += int(info["frames"])
-            if n_stacks == 0:
+                if other not in added:
+                    added.add(other)
+                    sums.add(paths.of("sums", other))
+            if sums.n_stacks == 0:
                 continue
-            fix = correction(total, n_stacks, n_frames, gain_image, form=koma.form, denoise=koma.denoise)
-            points.append((radius, noise_after(paths.of("archive", stack), fix, flags_path)))
+            points.append(
+                (radius, noise_after(paths.of("archive", stack), sums.correction(gain_image), flags_path))
+            )
         curves[stack] = points
     baseline = float(np.mean([session.koma[s]["correlated_noise_before"] for s in usable]))
     return curves, baseline
