@@ -17,6 +17,8 @@ from pathlib import Path
 
 from .movies import IngestError
 
+MDOC_TIME_FORMAT = "%d-%b-%y %H:%M:%S"  # SerialEM's DateTime, once its runs of spaces are folded
+
 
 @dataclasses.dataclass
 class Exposure:
@@ -89,7 +91,7 @@ def exposure_from_mdoc(path: str | os.PathLike) -> Exposure:
     stamp = None
     if isinstance(value("DateTime"), str):
         try:
-            stamp = dt.datetime.strptime(" ".join(row["DateTime"].split()), "%d-%b-%y %H:%M:%S").isoformat()
+            stamp = dt.datetime.strptime(" ".join(row["DateTime"].split()), MDOC_TIME_FORMAT).isoformat()
         except ValueError:
             raise IngestError(f"{os.fspath(path)}: DateTime = {row['DateTime']!r} is not a date") from None
     frame_time = exposure / frames if frames and exposure else None

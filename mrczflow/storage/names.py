@@ -24,8 +24,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..fileio import atomic_path
+from .exposure import MDOC_TIME_FORMAT
+from .movies import EXTENSIONS
 
-MOVIE_SUFFIXES = (".mrcz", ".mrcs", ".mrc", ".tiff", ".tif", ".eer")
+MOVIE_SUFFIXES = tuple(EXTENSIONS)  # what the readers read
 SIDECAR_SUFFIXES = (".mdoc", ".xml")
 UNSAFE = re.compile(r"[^\w.+-]")
 SNAKEMAKE_SPECIAL = set("{}<>")
@@ -112,7 +114,7 @@ def acquisition_time(movie: str | os.PathLike, mdoc: str | os.PathLike | None = 
             found = MDOC_TIME.search(Path(mdoc).read_bytes())
             if found:
                 text = " ".join(found.group(1).decode("ascii").split())
-                return dt.datetime.strptime(text, "%d-%b-%y %H:%M:%S").isoformat(), "mdoc DateTime"
+                return dt.datetime.strptime(text, MDOC_TIME_FORMAT).isoformat(), "mdoc DateTime"
     stamp = os.stat(movie).st_mtime
     return dt.datetime.fromtimestamp(stamp, dt.timezone.utc).replace(tzinfo=None).isoformat(), "file time"
 
@@ -123,12 +125,12 @@ def write_index(path: str | os.PathLike, rows: list[dict[str, str]]) -> bool:
     Unchanged content keeps the file's time, so the rules that read it do not rerun.
     """
     columns = ("order", "stack", "time", "time_from", "status", "source", "reason")
-    text = "\t".join(columns) + "\n"
-    for row in rows:
-        text += (
-            "\t".join(str(row.get(column, "")).replace("\t", " ").replace("\n", " ") for column in columns)
-            + "\n"
-        )
+    lines = ["\t".join(columns)]
+    lines += [
+        "\t".join(str(row.get(column, "")).replace("\t", " ").replace("\n", " ") for column in columns)
+        for row in rows
+    ]
+    text = "\n".join(lines) + "\n"
     path = Path(path)
     if path.exists() and path.read_text() == text:
         return False

@@ -1,5 +1,6 @@
 # Which movies make up the session, and where each one is.
 
+import functools
 import glob
 import json
 import os
@@ -61,14 +62,15 @@ def archived_only(movies):
 MOVIES, REFUSED, ARCHIVED = find_movies()
 
 
+@functools.cache  # asked for each movie at parse, for its order and by its ingest job: one look each
 def mdoc_path(movie):
     """SerialEM's sidecar of ``movie`` (``movie.tif.mdoc`` or ``movie.mdoc``), or None when it has none."""
-    if config["movies"] == "demo":
+    from mrczflow.storage.exposure import mdoc_path as sidecar
+
+    if config["movies"] == "demo":  # written with the movies by simulate_demo
         return f"{movie}.mdoc"
-    for candidate in (f"{movie}.mdoc", os.path.splitext(movie)[0] + ".mdoc"):
-        if os.path.isfile(candidate):
-            return candidate
-    return None
+    path = sidecar(movie)
+    return str(path) if path.is_file() else None
 
 
 def waiting_movies():
@@ -250,17 +252,23 @@ def intermediate(path):
 # KOMA: stacks are in acquisition order when their names sort that way (SerialEM numbering).
 
 
-def failed_stacks(stages):
-    """Stacks whose last attempt at one of ``stages`` ended with an ``error:`` line (from the logs)."""
+def failed_stages():
+    """{stack: the stages whose last attempt ended with an ``error:`` line}, read once from the logs."""
     from mrczflow.jobs import error_line
+    from mrczflow.report import STAGES
 
-    return {s for s in STACKS for stage in stages if error_line(f"logs/{stage}/{s}.log")}
+    failed = {}
+    for stack in STACKS:
+        stages = [stage for stage in STAGES if error_line(f"logs/{stage}/{stack}.log")]
+        if stages:
+            failed[stack] = stages
+    return failed
 
 
 # KOMA windows are made of the stacks that have a sum: a stack that failed before it (last run's
 # logs) is left out of its neighbours' windows, so one bad movie holds no other stack back.
-FAILED_BEFORE_SUM = failed_stacks(("ingest", "compress", "outliers", "koma_sum"))
-KOMA_STACKS = [s for s in STACKS if s not in FAILED_BEFORE_SUM]
+FAILED = failed_stages()
+KOMA_STACKS = [s for s in STACKS if not set(FAILED.get(s, ())) & {"ingest", "compress", "outliers", "koma_sum"}]
 KOMA_INDEX = {stack: i for i, stack in enumerate(KOMA_STACKS)}
 
 
@@ -314,10 +322,7 @@ def koma_movie(path):
 
 def report_inputs(wildcards):
     """Every per-stack record of the stacks that did not fail, by the stages switched on."""
-    from mrczflow.report import STAGES
-
-    failed = failed_stacks(STAGES)
-    ok = [s for s in STACKS if s not in failed]
+    ok = [s for s in STACKS if s not in FAILED]
     inputs = expand("results/{folder}/{stack}.json", folder=("ingest", "mrcz"), stack=ok)
     if config["outliers"]["enabled"]:
         inputs += expand("results/outliers/{stack}.{ext}", stack=ok, ext=("json", "mask.mrcz"))
