@@ -5,7 +5,7 @@ One subpackage per stage of the workflow (and of the paper):
 mrczflow.mrcz
     Read and write MRC2014 and MRCZ (blosc-compressed MRC) files.
 mrczflow.storage
-    Movies in any detector format -> verified counts -> lossless uint8 MRCZ (rules ingest, compress).
+    Movies in any detector format -> lossless uint8 MRCZ and the stack's sum, in one pass (rule ingest).
 mrczflow.outliers
     Per-stack hot/dead pixel filter, paper section 4 (rule outliers).
 mrczflow.gain

@@ -6,7 +6,7 @@ after its input with the movie extension replaced (``movie.1.mrc`` ->
 ``movie.1.mrcz``). Before anything is written, two inputs that would make
 the same output, and outputs that already exist, are refused (``--force``
 overwrites existing files; never an input). Data types are kept exactly; decimation to uint8 is the
-workflow's ``compress`` step. Each file is streamed frame by frame, so memory
+workflow's ``ingest`` step. Each file is streamed frame by frame, so memory
 stays at about two frames whatever the stack size. A failing file is reported
 in one line and leaves no output; the others still run, and the exit status
 is 1 if any failed.

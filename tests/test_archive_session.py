@@ -81,9 +81,15 @@ def test_a_worse_source_never_replaces_a_good_archive(tmp_path, raw):
     mrcz.write(inputs / "stack_0002.mrc", changed, compression=None)  # another movie under the same name
     refused = snakemake(dest, "--cores", "2", "--keep-going")
     assert refused.returncode != 0
+    # The stacks' results stay as they were (the archive and the record, sum and summary beside it).
+    assert archive.read_bytes() == kept and mrcz.MrczReader(archive).verify_all()
+    for stack in ("stack_0001", "stack_0002"):
+        assert (dest / "results" / "ingest" / f"{stack}.json").exists()
+        assert (dest / "results" / "sums" / f"{stack}.sum.mrcz").exists()
+    assert "Restored previous version of results/mrcz/stack_0001.mrcz" in refused.stdout + refused.stderr
     reported = snakemake(dest, "--cores", "2", "--keep-going")  # the next run reports what it refused
     assert reported.returncode == 0, reported.stderr[-2000:]
-    assert archive.read_bytes() == kept and mrcz.MrczReader(archive).verify_all()
+    assert archive.read_bytes() == kept
     log = (dest / "logs" / "ingest" / "stack_0001.log").read_text()
     assert "5 frames of 64x64, its archive results/mrcz/stack_0001.mrcz holds 8" in log
     assert "frame 3 differs from its archive" in (dest / "logs" / "ingest" / "stack_0002.log").read_text()
@@ -115,23 +121,20 @@ def test_a_full_disk_leaves_no_part_file_and_names_the_file(tmp_path, counts):
 def test_an_unchanged_source_passes_the_comparison_even_when_its_archive_was_clipped(tmp_path, counts):
     from mrczflow.storage.movies import IngestError
     from mrczflow.storage.settings import CompressSettings, DoseSettings, IngestSettings
-    from mrczflow.storage.steps import compress, ingest
+    from mrczflow.storage.steps import ingest
 
     movie = counts.astype(np.uint16)
     movie[1, 2, 3] = 300
     mrcz.write(tmp_path / "m.mrc", movie, compression=None)
     settings = IngestSettings(dose=DoseSettings(source="config", dose_rate=4.0, frame_time=0.25))
-    ingest(tmp_path / "m.mrc", tmp_path / "c.mrcz", tmp_path / "r.json", stack="m", settings=settings)
-    compress(
-        tmp_path / "c.mrcz",
-        tmp_path / "r.json",
-        tmp_path / "a.mrcz",
-        settings=CompressSettings(allow_clipping=True),
-    )
-    again = dict(stack="m", settings=settings, archive=tmp_path / "a.mrcz")
-    ingest(tmp_path / "m.mrc", tmp_path / "c.mrcz", tmp_path / "r.json", **again)  # the same movie: taken
+    archive = tmp_path / "a.mrcz"
+    clipping = dict(stack="m", settings=settings, compress=CompressSettings(allow_clipping=True))
+    ingest(tmp_path / "m.mrc", archive, tmp_path / "r.json", **clipping)
+    first = archive.read_bytes()
+    ingest(tmp_path / "m.mrc", archive, tmp_path / "r.json", **clipping)  # the same movie: taken
+    assert archive.read_bytes() == first
     movie[0, 0, 0] += 1
     mrcz.write(tmp_path / "m.mrc", movie, compression=None)
     with pytest.raises(IngestError, match="frame 0 differs from its archive"):
-        ingest(tmp_path / "m.mrc", tmp_path / "c2.mrcz", tmp_path / "r2.json", **again)
-    assert not (tmp_path / "c2.mrcz").exists()
+        ingest(tmp_path / "m.mrc", archive, tmp_path / "r2.json", **clipping)
+    assert archive.read_bytes() == first and not (tmp_path / "r2.json").exists()

@@ -100,8 +100,10 @@ def test_fill_singletons_by_psf_and_clusters_by_clean_mean():
 
 
 def test_step_writes_mask_defects_and_stats(tmp_path):
+    from mrczflow.storage.sums import write_stack_sum
+
     stack, _ = simulated(tmp_path, size=128, frames=10)
-    mrcz.write(tmp_path / "s.mrcz", stack.astype(np.uint8))
+    write_stack_sum(tmp_path / "s.mrcz", stack.sum(axis=0), stack="s", frames=len(stack))
     stats = outlier_step(
         tmp_path / "s.mrcz", tmp_path / "m.mrcz", tmp_path / "d.txt", tmp_path / "s.json", stack="s"
     )

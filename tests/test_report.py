@@ -40,7 +40,22 @@ def test_demo_report_builds_offline_with_every_section(tmp_path):
     # The demo's carbon (9) and crystalline-ice (17) stacks are found and named.
     assert "kept out of KOMA windows: stack_0009, stack_0017" in summary
     record = json.loads((dest / "results" / "report" / "session.json").read_text())
-    assert set(record["throughput_mb_s"]) >= {"ingest", "compress", "outliers", "koma"}
+    # Issue 16: the defaults keep no float gains or movies per stack (temporary gamma gains are gone),
+    # and the summary counts everything written beside the archive.
+    results = dest / "results"
+    assert not [
+        *results.glob("koma/*.gain.mrc"),
+        *results.glob("*/*.norm.mrc"),
+        *results.glob("gain/*.gain.mrc"),
+    ]
+    written = record["totals"]["written_bytes"]
+    assert re.search(
+        rf"Everything the session wrote: [\d.]+ MB, {written / record['totals']['mrcz_bytes']:.2f}x the archive",
+        summary,
+    )
+    on_disk = sum(f.stat().st_size for f in results.rglob("*") if f.is_file() and "report" not in f.parts)
+    assert on_disk <= written <= on_disk + sum(f.stat().st_size for f in results.glob("report/*"))
+    assert set(record["throughput_mb_s"]) >= {"ingest", "outliers", "koma"}
     assert record["radius_curves"] and all(len(points) >= 4 for points in record["radius_curves"].values())
     # One row per stack, in acquisition order, as TSV and as a sortable HTML table in the report.
     table = (dest / "results" / "report" / "stacks.tsv").read_text().splitlines()
@@ -112,3 +127,60 @@ def test_summary_lists_failed_stacks_with_their_error_and_anomalous_outlier_coun
         for line in lines["Look at"]
     )
     assert any(line.startswith("s6: 5000 hot pixels (far above") for line in lines["Look at"])
+
+
+def test_the_summary_says_whether_processing_keeps_up_with_the_microscope():
+    """Issue 16: movies a minute (per core, all stages) beside the microscope's rate from the time stamps."""
+    from mrczflow.report.session import Session, pace
+
+    stacks = [f"s{i}" for i in range(5)]
+    session = Session(
+        stacks=stacks,
+        ingest={
+            s: {"timestamp": f"2026-11-26T09:{2 * i:02d}:00"} for i, s in enumerate(stacks)
+        },  # 2 min apart
+        storage={s: {"source_bytes": 6e8, "mrcz_bytes": 1e8} for s in stacks},
+        outliers={},
+        screen={},
+        koma={},
+        seconds={s: {"ingest": 20.0, "outliers": 5.0, "koma": 35.0} for s in stacks},  # 60 s a movie
+        failed={},
+    )
+    assert pace(session) == {
+        "acquired_per_minute": pytest.approx(0.5),
+        "processed_per_minute_per_core": pytest.approx(1.0),
+        "cores_needed": pytest.approx(0.5),
+    }
+    assert session.movies_per_minute() == {
+        "ingest": 3.0,
+        "outliers": 12.0,
+        "koma": 60 / 35,
+        "all stages": 1.0,
+    }
+    text = " ".join(summary_lines(session)["Session"])
+    assert (
+        "1.0 movies a minute per core (all stages); the microscope acquired 0.5 a minute, so 1 core(s)"
+        in text
+    )
+    session.seconds = {s: {"ingest": 240.0} for s in stacks}  # 4 min a movie: 2 cores needed
+    assert "the microscope acquired 0.5 a minute, so 2 core(s) keep up" in " ".join(
+        summary_lines(session)["Session"]
+    )
+    for s in stacks:
+        session.ingest[s]["timestamp"] = None  # no time stamps: no claim about the microscope
+    assert pace(session)["acquired_per_minute"] is None
+
+
+def test_disk_written_counts_every_file_but_the_temporary_ones(tmp_path):
+    from mrczflow.report.session import disk_written
+
+    for name, size in (
+        ("mrcz/a.mrcz", 100),
+        ("sums/a.sum.mrcz", 10),
+        ("gain/a.gain.mrc", 1000),
+        ("gain/a.json", 1),
+    ):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"x" * size)
+    assert disk_written(tmp_path) == 1111
+    assert disk_written(tmp_path, ["gain/*.gain.mrc"]) == 111

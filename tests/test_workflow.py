@@ -11,6 +11,7 @@ import yaml
 
 from mrczflow import mrcz
 from mrczflow.simulate import DetectorConfig, SessionConfig, simulate
+from mrczflow.storage.sums import read_stack_sum
 
 from .workflow_helpers import REPO, arrive, configure, deploy, jobs_run, snakemake
 
@@ -53,20 +54,21 @@ def test_counts_movies_then_nothing_to_do_then_new_stack_only(tmp_path, raw):
     configure(dest, gamma=NO_GAMMA, koma=NO_KOMA, movies=str(inputs / "*.mrc"))
     result = snakemake(dest, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert jobs_run(result) == {"all": 1, "ingest": 3, "compress": 3, "outliers": 3, "session_report": 1}
+    assert jobs_run(result) == {"all": 1, "ingest": 3, "outliers": 3, "session_report": 1}
     assert_outputs_are_the_counts(dest, raw, [f"stack_{i:04d}" for i in range(3)])
     summary = json.loads((dest / "results" / "mrcz" / "stack_0001.json").read_text())
     assert 50 < summary["percent_of_entropy_bound"] <= 100 and summary["entropy_bound_ratio"] > 1
     record = json.loads((dest / "results" / "ingest" / "stack_0001.json").read_text())
     assert record["dose_source"].startswith("mdoc") and record["dose_rate"] == pytest.approx(4.0, rel=0.3)
-    assert not list((dest / "results" / "ingest").glob("*.counts.mrcz"))  # temp intermediate removed
+    total, info = read_stack_sum(dest / "results" / "sums" / "stack_0001.sum.mrcz")  # one pass: the sum too
+    assert np.array_equal(total, counts_of(raw, "stack_0001").sum(axis=0)) and info["frames"] == 6
     stats = json.loads((dest / "results" / "outliers" / "stack_0002.json").read_text())
     assert (
         stats["hot"] > 0
         and stats["timestamp"]
         and (dest / "results" / "outliers" / "stack_0002.defects.txt").exists()
     )
-    for rule in ("ingest", "compress", "outliers"):
+    for rule in ("ingest", "outliers"):
         assert (
             (dest / "logs" / rule / "stack_0002.log").read_text().startswith(f"mrczflow {rule}: stack_0002")
         )
@@ -78,30 +80,25 @@ def test_counts_movies_then_nothing_to_do_then_new_stack_only(tmp_path, raw):
     arrive(raw, inputs, [3])
     added = snakemake(dest, "--cores", "2")
     assert added.returncode == 0, added.stderr[-3000:]
-    assert jobs_run(added) == {"all": 1, "ingest": 1, "compress": 1, "outliers": 1, "session_report": 1}
+    assert jobs_run(added) == {"all": 1, "ingest": 1, "outliers": 1, "session_report": 1}
     assert_outputs_are_the_counts(dest, raw, ["stack_0003"])
 
 
-def test_forcerun_compress_redoes_only_compress(tmp_path, raw):
+def test_forcerun_ingest_rewrites_the_archive_with_a_new_codec(tmp_path, raw):
     dest = deploy(tmp_path / "wf")
     configure(
         dest,
         gamma=NO_GAMMA,
         koma=NO_KOMA,
         movies=str(raw / "movies" / "stack_000[01].mrc"),
-        ingest={"keep_counts": True},
         compress={"codec": "lz4"},
     )
     assert snakemake(dest, "--cores", "2").returncode == 0
     configure(dest, compress={"codec": "zstd"})
-    rerun = snakemake(dest, "--cores", "2", "--forcerun", "compress")
+    # The existing archive is compared with the movie (update(): not deleted first), then replaced.
+    rerun = snakemake(dest, "--cores", "2", "--forcerun", "ingest")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert jobs_run(rerun) == {
-        "all": 1,
-        "compress": 2,
-        "outliers": 2,
-        "session_report": 1,
-    }  # outliers read the archive
+    assert jobs_run(rerun) == {"all": 1, "ingest": 2, "outliers": 2, "session_report": 1}
     with mrcz.MrczReader(dest / "results" / "mrcz" / "stack_0000.mrcz") as reader:
         assert reader.header.codec == "zstd"
 
@@ -172,7 +169,7 @@ def test_counts_out_of_range_stop_unless_clipping_is_allowed(tmp_path, raw):
     )
     result = snakemake(dest, "--cores", "2")
     assert result.returncode != 0
-    log = (dest / "logs" / "compress" / "hot.log").read_text()
+    log = (dest / "logs" / "ingest" / "hot.log").read_text()
     assert "error: hot: frame 2: 1 above 255 (first at y=5, x=7: 300)" in log
     assert not (dest / "results" / "mrcz" / "hot.mrcz").exists()
     configure(dest, compress={"allow_clipping": True})
@@ -256,7 +253,6 @@ def test_gamma_stage_and_a_wrongly_oriented_gain(tmp_path, raw):
     assert jobs_run(result) == {
         "all": 1,
         "ingest": 4,
-        "compress": 4,
         "outliers": 4,
         "fit_gamma": 1,
         "apply_gain": 4,

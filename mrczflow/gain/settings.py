@@ -34,7 +34,8 @@ class GammaSettings(Settings):
     ``references`` is ``demo`` or a glob of vacuum references (resolved by the
     rules); ``patch`` the uniform filter of the flatness criterion (Eq. 10);
     ``fallback_unity`` uses gamma = 1 when the series cannot be fitted;
-    ``write_movies`` also writes Eq. 9 movies; ``cmos_reference`` an
+    ``write_gains`` keeps each stack's ``gain ** gamma`` (else a temporary file,
+    deleted once KOMA and the report have read it); ``write_movies`` also writes Eq. 9 movies; ``cmos_reference`` an
     additive pattern subtracted first in them.
     """
 
@@ -45,5 +46,6 @@ class GammaSettings(Settings):
     references: str = "demo"
     patch: int = 64
     fallback_unity: bool = False
+    write_gains: bool = False
     write_movies: bool = False
     cmos_reference: str | None = None

@@ -32,7 +32,8 @@ class KomaSettings(Settings):
     high_contrast: float = 0.08
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    write_movies: bool = True
+    write_gains: bool = False
+    write_movies: bool = False
     temp_movies: bool = False
     movie_dtype: str = "float32"
     movie_compression: str = "none"

@@ -3,7 +3,8 @@
 ``koma_sum``: the stack's sum after the outlier filter (filled values
 rounded to whole counts, so window sums are exact) as int32 MRCZ with its
 record inside, and its contrast, which decides whether it is kept out of
-windows. Holds one stack (the fill of clustered outliers needs every frame).
+windows. Made from the raw sum ``ingest`` wrote (the fill is linear in the
+counts): holds two frame-sized images, reads no frame.
 
 ``koma``: the stack's window term from the sums of its window (read one at a
 time: no chain through the session), the correction (gain, then the denoised
@@ -25,7 +26,8 @@ from .. import mrcz
 from ..gain.reference import load_gain
 from ..gain.settings import GainSettings
 from ..jobs import progress, read_json, write_json
-from ..outliers.fill import filtered_frames
+from ..outliers.fill import filled_sum, filtered_frames
+from ..storage.sums import read_stack_sum
 from .correction import Correction, correction
 from .noise import CorrelationAccumulator
 from .screen import contrast
@@ -62,7 +64,7 @@ def _gain(
 
 
 def koma_sum(
-    counts_path: str | os.PathLike,
+    stack_sum_path: str | os.PathLike,
     sum_out: str | os.PathLike,
     info_out: str | os.PathLike,
     *,
@@ -73,18 +75,21 @@ def koma_sum(
     settings: KomaSettings | None = None,
     record_path: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
-    """Filtered sum (int32 MRCZ) and contrast screen of one stack."""
+    """Filtered sum (int32 MRCZ) and contrast screen of one stack, from its raw sum (no frame is read)."""
     settings = settings or KomaSettings()
     threshold = settings.high_contrast
-    movie, frames = _stack_frames(counts_path, flags_path)
-    total = np.zeros(movie.shape[1:], np.float64)
-    for frame in frames:
-        total += frame
-    total = np.rint(total).astype(np.int32)
+    raw, raw_info = read_stack_sum(stack_sum_path)
+    if flags_path is None:
+        total = raw
+    else:
+        flags = mrcz.read(flags_path)
+        if flags.shape != raw.shape:
+            raise ValueError(f"{flags_path}: outlier flags are {flags.shape}, the stack sum is {raw.shape}")
+        total = np.rint(filled_sum(raw, flags)).astype(np.int32)
     value = contrast(total, _gain(gain_path, total.shape, gain))
     info: dict[str, Any] = {
         "stack": stack,
-        "frames": int(movie.shape[0]),
+        "frames": int(raw_info["frames"]),
         "contrast": value,
         "threshold": threshold,
         "high_contrast": bool(value > threshold),
@@ -206,7 +211,7 @@ def koma(
     counts_path: str | os.PathLike,
     sum_path: str | os.PathLike,
     window_paths: Sequence[str | os.PathLike],
-    gain_out: str | os.PathLike,
+    gain_out: str | os.PathLike | None,
     stats_out: str | os.PathLike,
     *,
     stack: str,
@@ -217,7 +222,11 @@ def koma(
     settings: KomaSettings | None = None,
     movie_out: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
-    """Normalise one stack with its KOMA term; write its gain reference, statistics and (optionally) the movie.
+    """Normalise one stack with its KOMA term; write its statistics and (optionally) its gain reference and movie.
+
+    The gain reference is written when ``gain_out`` is given (``koma.write_gains``):
+    by default it is not kept, since the sums it comes from are, and the
+    hand-off writes each program's gain from them.
 
     ``window_paths`` are the sums of the other stacks of its window (see
     :func:`window_correction`); ``radius`` is the one in force (the configured
@@ -256,7 +265,8 @@ def koma(
         raise
     if writer is not None:
         writer.close()
-    mrcz.write(gain_out, fix.gain_reference(), compression=None)
+    if gain_out is not None:
+        mrcz.write(gain_out, fix.gain_reference(), compression=None)
     stats = {
         "stack": stack,
         "radius": radius,

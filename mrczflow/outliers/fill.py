@@ -76,10 +76,24 @@ def apply_fill(frame: np.ndarray, index: int, plan: FillPlan, values: np.ndarray
     return out
 
 
+def _plan_of(flags: np.ndarray) -> FillPlan:
+    return fill_plan(Detection(flags, 0.0, 1.0, -np.inf, np.inf, np.inf, -np.inf))
+
+
+def filled_sum(total: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """The sum of a stack's filtered frames (float32), from its raw sum ``total``.
+
+    Every fill value is a fixed weighted mean of neighbours (or the frame
+    mean), linear in the counts: filling the sum gives the sum of the filled
+    frames, so the frames need not be read.
+    """
+    plan = _plan_of(flags)
+    return apply_fill(total, 0, plan, fill_values(total[None], plan))
+
+
 def filtered_frames(stack: np.ndarray, flags: np.ndarray):
     """Yield the frames of ``stack`` as float32 with the outliers of ``flags`` filled."""
-    detection = Detection(flags, 0.0, 1.0, -np.inf, np.inf, np.inf, -np.inf)
-    plan = fill_plan(detection)
+    plan = _plan_of(flags)
     values = fill_values(stack, plan)
     for index, frame in enumerate(stack):
         yield apply_fill(frame, index, plan, values)

@@ -9,13 +9,14 @@ from typing import Any
 from .. import mrcz
 from ..fileio import atomic_path
 from ..jobs import read_json, write_json
+from ..storage.sums import read_stack_sum
 from .defects import defect_list
-from .detect import CLUSTERED, DEAD, HOT, detect, stack_sum
+from .detect import CLUSTERED, DEAD, HOT, detect
 from .settings import OutlierSettings
 
 
 def outliers(
-    counts_path: str | os.PathLike,
+    sum_path: str | os.PathLike,
     mask_out: str | os.PathLike,
     defects_out: str | os.PathLike,
     stats_out: str | os.PathLike,
@@ -26,18 +27,16 @@ def outliers(
 ) -> dict[str, Any]:
     """Per-stack outlier detection (:mod:`.detect`): flag image (MRCZ), defect list and statistics (JSON).
 
-    Holds the stack sum and a few frame-sized arrays; the frames are streamed.
+    Reads the stack's sum (written by ingest: the frames are not read again);
+    holds it and a few frame-sized arrays.
     """
     started = time.perf_counter()
     settings = settings or OutlierSettings()
-    with mrcz.MrczReader(counts_path) as reader:
-        total = stack_sum(iter(reader))
-        voxel = reader.header.voxel_size
+    total, _ = read_stack_sum(sum_path)
     detection = detect(total, settings)
     mrcz.write(
         mask_out,
         detection.flags,
-        voxel_size=voxel,
         metadata={"flags": {"hot": HOT, "dead": DEAD, "clustered": CLUSTERED}, "params": settings.as_dict()},
     )
     with atomic_path(defects_out) as tmp:

@@ -11,9 +11,14 @@ Memory: the records only (a few numbers per stack).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import datetime
+import fnmatch
 import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +26,7 @@ import numpy as np
 
 from ..jobs import error_line
 
-STAGES = ("ingest", "compress", "outliers", "koma_sum", "koma")
+STAGES = ("ingest", "outliers", "koma_sum", "koma")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +66,7 @@ class Session:
     failed: dict[str, str]
     gamma: dict[str, Any] | None = None
     refused: dict[str, str] = dataclasses.field(default_factory=dict)
+    written_bytes: int | None = None  # every file under results/, the archive included
 
     @property
     def processed(self) -> list[str]:
@@ -73,7 +79,20 @@ class Session:
             "source_bytes": source,
             "mrcz_bytes": stored,
             "ratio": source / stored if stored else float("nan"),
+            "written_bytes": self.written_bytes,
         }
+
+    def movies_per_minute(self) -> dict[str, float]:
+        """Movies a minute on one core, per stage and for all stages together (median job seconds)."""
+        rates = {}
+        for stage in STAGES:
+            seconds = [self.seconds[s][stage] for s in self.processed if stage in self.seconds.get(s, {})]
+            if seconds and np.median(seconds) > 0:
+                rates[stage] = 60 / float(np.median(seconds))
+        totals = [sum(self.seconds[s].values()) for s in self.processed if self.seconds.get(s)]
+        if totals and np.median(totals) > 0:
+            rates["all stages"] = 60 / float(np.median(totals))
+        return rates
 
     def throughput(self) -> dict[str, float]:
         """MB/s of each stage: source megabytes over the summed job seconds of that stage."""
@@ -84,6 +103,46 @@ class Session:
             if done and seconds > 0:
                 rates[stage] = sum(self.storage[s]["source_bytes"] for s in done) / 1e6 / seconds
         return rates
+
+
+def pace(session: Session) -> dict[str, float | None]:
+    """Does the pipeline keep up? Movies a minute the microscope acquired and the pipeline processes.
+
+    ``acquired``: from the movies' time stamps (first to last), None without
+    them. ``per_core``: 60 over the median summed job seconds per stack (every
+    stage), the rate of one core; ``cores_needed``: cores to keep up.
+    """
+    stamps = []
+    for stack in session.processed:
+        with contextlib.suppress(TypeError, ValueError):
+            stamps.append(datetime.datetime.fromisoformat(session.ingest.get(stack, {}).get("timestamp")))
+    span = (max(stamps) - min(stamps)).total_seconds() if len(stamps) > 1 else 0.0
+    acquired = 60 * (len(stamps) - 1) / span if span > 0 else None
+    per_stack = [sum(session.seconds[s].values()) for s in session.processed if session.seconds.get(s)]
+    per_core = 60 / float(np.median(per_stack)) if per_stack and np.median(per_stack) > 0 else None
+    needed = acquired / per_core if acquired and per_core else None
+    return {
+        "acquired_per_minute": acquired,
+        "processed_per_minute_per_core": per_core,
+        "cores_needed": needed,
+    }
+
+
+def disk_written(root: str | Path, temporary: Sequence[str] = ()) -> int:
+    """Bytes of every file under ``root`` (the session's results): what the session keeps on disk.
+
+    Files matching a glob of ``temporary`` (relative to ``root``, e.g.
+    ``gain/*.gain.mrc``) are deleted after the report and not counted.
+    """
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            if any(fnmatch.fnmatch(os.path.relpath(path, root), pattern) for pattern in temporary):
+                continue
+            with contextlib.suppress(OSError):  # a file removed while we walk (a temporary one)
+                total += os.stat(path).st_size
+    return total
 
 
 def _json(path: Path) -> dict | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from .. import mrcz
@@ -16,7 +17,7 @@ from ..outliers.figures import plot_mask, plot_outliers
 from ..storage.figures import plot_storage
 from ..storage.names import read_index
 from .radius import radius_curves
-from .session import ReportPaths, anomalous, collect
+from .session import ReportPaths, anomalous, collect, disk_written, pace
 from .summary import summary_html, summary_lines
 from .table import stack_rows, write_table
 
@@ -31,8 +32,12 @@ def session_report(
     gain: GainSettings | None = None,
     flags: bool = False,
     koma: KomaSettings | None = None,
+    temporary: Sequence[str] = (),
 ) -> dict:
     """Write ``out``/summary.html, session.json, the per-stack table and the report's PNG figures.
+
+    ``temporary``: globs (relative to the results folder, ``out``'s parent)
+    of files deleted once the report has run, left out of the disk total.
 
     ``index`` is the session's index (:func:`mrczflow.storage.names.write_index`):
     its stacks in acquisition order, and the files set aside with the reason.
@@ -48,13 +53,22 @@ def session_report(
     stacks = [row["stack"] for row in rows if row["stack"]]
     session = collect(stacks, paths)
     session.refused = {row["source"]: row["reason"] for row in rows if not row["stack"]}
+    session.written_bytes = disk_written(out.parent, temporary)
     write_table(
         stack_rows(session, {row["stack"]: row["time"] for row in rows if row["stack"]}),
         out / "stacks.tsv",
         out / "stacks.html",
     )
     in_order = {s: session.storage[s] for s in session.processed}
-    plot_storage(in_order, session.totals()["ratio"], session.throughput(), out / "storage.png")
+    keeping_up = pace(session)
+    plot_storage(
+        in_order,
+        session.totals()["ratio"],
+        session.throughput(),
+        out / "storage.png",
+        movies_per_minute=session.movies_per_minute(),
+        microscope=keeping_up["acquired_per_minute"],
+    )
     plot_outliers(
         {s: session.outliers[s] for s in stacks if s in session.outliers},
         anomalous(session),
@@ -83,6 +97,8 @@ def session_report(
         "summary": summary_lines(session),
         "totals": session.totals(),
         "throughput_mb_s": session.throughput(),
+        "movies_per_minute": session.movies_per_minute(),
+        "pace": keeping_up,
         "failed": session.failed,
         "refused": session.refused,
         "worst_mask": worst,

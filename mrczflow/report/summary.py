@@ -6,7 +6,7 @@ import html
 
 import numpy as np
 
-from .session import Session, anomalous
+from .session import Session, anomalous, pace
 
 
 def _gb(n: float) -> str:
@@ -52,6 +52,21 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
                 f"Compression reaches {np.median(bounds):.0f}% of the best any lossless coder can do "
                 "(the Poisson entropy bound), median over stacks."
             )
+    keeping_up = pace(session)
+    if keeping_up["processed_per_minute_per_core"]:
+        sentence = f"Processing: {keeping_up['processed_per_minute_per_core']:.1f} movies a minute per core (all stages)"
+        if keeping_up["acquired_per_minute"]:
+            sentence += (
+                f"; the microscope acquired {keeping_up['acquired_per_minute']:.1f} a minute, so "
+                f"{max(1, int(np.ceil(keeping_up['cores_needed'])))} core(s) keep up."
+            )
+        lines["Session"].append(sentence + ("" if keeping_up["acquired_per_minute"] else "."))
+    if processed and totals.get("written_bytes"):
+        written = totals["written_bytes"]
+        lines["Session"].append(
+            f"Everything the session wrote: {_gb(written)}, {written / totals['mrcz_bytes']:.2f}x the archive "
+            "(stack sums, masks and records beside it; see results/)."
+        )
     if session.outliers:
         hot = [r["hot"] for r in session.outliers.values()]
         dead = [r["dead"] for r in session.outliers.values()]

@@ -1,10 +1,11 @@
-"""Storage (rules ``ingest`` and ``compress``): any movie -> verified counts -> lossless uint8 MRCZ archive.
+"""Storage (rule ``ingest``): any movie -> in one pass, the lossless uint8 MRCZ archive and the stack's sum.
 
 :mod:`.movies` reads MRC/MRCZ/TIFF/EER and recovers counts from vendor
 gain-normalised floats; :mod:`.exposure` reads how a movie was recorded
 (SerialEM ``.mdoc``); :mod:`.decimate` proves the counts fit uint8;
 :mod:`.entropy` is the lossless bound the archive is measured against;
-:mod:`.steps` are the rules' steps; :mod:`.figures` the report's storage
+:mod:`.sums` the stack sums later stages read instead of the frames;
+:mod:`.steps` the rule's step; :mod:`.figures` the report's storage
 figure; :mod:`.settings` the ``ingest`` and ``compress`` config sections.
 """
 

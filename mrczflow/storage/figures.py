@@ -10,10 +10,17 @@ from ..figures import empty, plt, save, tick_every
 
 
 def plot_storage(
-    records: dict[str, dict], ratio: float, rates: dict[str, float], path: str | os.PathLike
+    records: dict[str, dict],
+    ratio: float,
+    rates: dict[str, float],
+    path: str | os.PathLike,
+    movies_per_minute: dict[str, float] | None = None,
+    microscope: float | None = None,
 ) -> None:
-    """Per-stack size before/after and % of the entropy bound (``records``: compress summaries in order);
-    ``ratio`` the session's overall ratio; ``rates`` MB/s of each stage."""
+    """Per-stack size before/after and % of the entropy bound (``records``: ingest's storage summaries in order);
+    ``ratio`` the session's overall ratio; ``rates`` MB/s of each stage; ``movies_per_minute`` each
+    stage's (and all stages') movies a minute on one core, drawn against ``microscope``, the movies a
+    minute the microscope acquired (a line: bars past it keep up on one core)."""
     names = list(records)
     if not names:
         return empty(path, "no stack was compressed")
@@ -32,6 +39,20 @@ def plot_storage(
     every = tick_every(len(x))
     for axes in (sizes, bound):
         axes.set_xticks(x[::every], [names[i] for i in x[::every]], fontsize=7)
-    speed.barh(list(rates), list(rates.values()), color="tab:green")
-    speed.set(xlabel="MB/s of source data (per job, summed job time)", title="Throughput of each stage")
+    if movies_per_minute:
+        names_ = list(movies_per_minute)
+        values = [movies_per_minute[n] for n in names_]
+        speed.barh(names_, values, color="tab:green")
+        for row, name in enumerate(names_):
+            label = f" {values[row]:.1f}/min" + (f", {rates[name]:.0f} MB/s" if name in rates else "")
+            speed.text(values[row], row, label, va="center", fontsize=7)
+        if microscope:
+            speed.axvline(
+                microscope, color="tab:red", ls="--", label=f"microscope: {microscope:.1f} movies/min"
+            )
+            speed.legend(fontsize=8, loc="lower right")
+        speed.set(xlabel="movies a minute on one core (summed job time)", title="Does it keep up?")
+    else:
+        speed.barh(list(rates), list(rates.values()), color="tab:green")
+        speed.set(xlabel="MB/s of source data (per job, summed job time)", title="Throughput of each stage")
     save(figure, path)

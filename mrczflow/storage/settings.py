@@ -25,7 +25,7 @@ class DoseSettings(Settings):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class IngestSettings(Settings):
-    """How movies are read: format, EER frame grouping, pixel size, dose, and whether the counts are kept.
+    """How movies are read: format, EER frame grouping, pixel size, dose, frames expected.
 
     ``expected_frames``: frames every movie must have (EER: before grouping);
     null takes each movie's own metadata (mdoc ``NumSubFrames``). A movie
@@ -41,7 +41,6 @@ class IngestSettings(Settings):
     pixel_size: float | None = None
     dose: DoseSettings = dataclasses.field(default_factory=DoseSettings)
     expected_frames: int | None = None
-    keep_counts: bool = False
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -49,7 +48,7 @@ class CompressSettings(Settings):
     """Compression of the uint8 archive (defaults measured: see mrczflow/mrcz/codec.py)."""
 
     section = "compress"
-    steps = {"compress": ("codec", "level", "shuffle", "blocksize", "allow_clipping")}
+    steps = {"ingest": ("codec", "level", "shuffle", "blocksize", "allow_clipping")}
 
     codec: str = "zstd"
     level: int = 1

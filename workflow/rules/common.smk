@@ -232,21 +232,21 @@ def final_targets():
         if not gain_reference():
             raise WorkflowError("gamma.enabled needs gain.reference (the vendor gain reference)")
         targets += ["results/gamma/gamma_fit.yaml", "results/gamma/gamma_fit.png"]
-        targets += expand("results/gain/{stack}.{ext}", stack=STACKS, ext=("gain.mrc", "json"))
+        targets += expand("results/gain/{stack}.json", stack=STACKS)
+        if keep_gamma_gains():
+            targets += expand("results/gain/{stack}.gain.mrc", stack=STACKS)
         if config["gamma"]["write_movies"]:
             targets += expand("results/gain/{stack}.norm.mrc", stack=STACKS)
     targets.append("results/report/summary.html")
     if config["koma"]["enabled"]:
-        targets += expand("results/koma/{stack}.{ext}", stack=STACKS, ext=("gain.mrc", "json"))
+        targets += expand("results/koma/{stack}.json", stack=STACKS)
+        if config["koma"]["write_gains"]:
+            targets += expand("results/koma/{stack}.gain.mrc", stack=STACKS)
         # Temporary movies exist for the rules that read them (e.g. your motion correction) and are
         # deleted after; as final targets they would never be.
         if config["koma"]["write_movies"] and not config["koma"]["temp_movies"]:
             targets += expand("results/koma/{stack}.norm.mrc", stack=STACKS)
     return targets
-
-
-def intermediate(path):
-    return path if config["ingest"]["keep_counts"] else temp(path)
 
 
 # KOMA: stacks are in acquisition order when their names sort that way (SerialEM numbering).
@@ -268,7 +268,7 @@ def failed_stages():
 # KOMA windows are made of the stacks that have a sum: a stack that failed before it (last run's
 # logs) is left out of its neighbours' windows, so one bad movie holds no other stack back.
 FAILED = failed_stages()
-KOMA_STACKS = [s for s in STACKS if not set(FAILED.get(s, ())) & {"ingest", "compress", "outliers", "koma_sum"}]
+KOMA_STACKS = [s for s in STACKS if not set(FAILED.get(s, ())) & {"ingest", "outliers", "koma_sum"}]
 KOMA_INDEX = {stack: i for i, stack in enumerate(KOMA_STACKS)}
 
 
@@ -316,6 +316,15 @@ def outlier_flags(wildcards):
     return f"results/outliers/{wildcards.stack}.mask.mrcz" if config["outliers"]["enabled"] else []
 
 
+def keep_gamma_gains():
+    """Whether each stack's gamma gain is a result (gamma.write_gains, or no KOMA to use it) or temporary."""
+    return config["gamma"]["write_gains"] or not config["koma"]["enabled"]
+
+
+def gamma_gain(path):
+    return path if keep_gamma_gains() else temp(path)
+
+
 def koma_movie(path):
     return temp(path) if config["koma"]["temp_movies"] else path
 
@@ -328,6 +337,8 @@ def report_inputs(wildcards):
         inputs += expand("results/outliers/{stack}.{ext}", stack=ok, ext=("json", "mask.mrcz"))
     if GAMMA:
         inputs.append("results/gamma/gamma_fit.yaml")
+        # The radius curve reads the gain before KOMA: temporary gains live until the report has run.
+        inputs += expand("results/gain/{stack}.gain.mrc", stack=ok)
     if config["koma"]["enabled"]:
         inputs += expand("results/koma/{stack}.json", stack=ok)
         inputs += expand("results/koma/sums/{stack}.{ext}", stack=ok, ext=("json", "sum.mrcz"))

@@ -36,7 +36,7 @@ rule apply_gain:
         fit="results/gamma/gamma_fit.yaml",
         gain=gain_reference(),
     output:
-        gain="results/gain/{stack}.gain.mrc",
+        gain=gamma_gain("results/gain/{stack}.gain.mrc"),
         info="results/gain/{stack}.json",
     params:
         script=os.path.join(SCRIPTS, "apply_gain.py"),

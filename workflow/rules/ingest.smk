@@ -1,4 +1,6 @@
-# Any movie format -> verified integer counts + a record of the movie (dose, timing, source).
+# Any movie format -> in one pass over its frames: the lossless uint8 MRCZ archive (with checksums),
+# a record of the movie (dose, timing, source), the storage summary and the stack's sum, which is all
+# that later stages read (no later rule reads the frames again).
 
 
 rule ingest:
@@ -7,26 +9,31 @@ rule ingest:
         mdoc=mdoc_of,
         gain=gain_reference(),
     output:
-        counts=intermediate("results/ingest/{stack}.counts.mrcz"),
-        record="results/ingest/{stack}.json",
+        # update(): an earlier run's outputs are not deleted before the job; the step compares the
+        # movie with the archive and replaces it only by the same counts (never by less). A refused
+        # source leaves all four as they were (Snakemake restores them), so the stack's results stay.
+        archive=update("results/mrcz/{stack}.mrcz"),
+        record=update("results/ingest/{stack}.json"),
+        summary=update("results/mrcz/{stack}.json"),
+        total=update("results/sums/{stack}.sum.mrcz"),
     params:
         script=os.path.join(SCRIPTS, "ingest.py"),
         settings=step_settings("ingest", "ingest"),
+        compress_settings=step_settings("compress", "ingest"),
         gain_settings=step_settings("gain", "ingest"),
         gain=option("--gain", "gain"),
-        # Not an input: the archive of an earlier run, compared with a changed source (never replaced by less).
-        archive="results/mrcz/{stack}.mrcz",
     log:
         "logs/ingest/{stack}.log",
     benchmark:
         "logs/benchmark/ingest/{stack}.tsv"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=1500,
-        runtime=15,
+        runtime=10,
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script:q} {input.movie:q} {output.counts:q} {output.record:q}"
-        " --stack {wildcards.stack:q} --settings {params.settings:q} --gain-settings {params.gain_settings:q}"
-        " {params.gain:q} --archive {params.archive:q} > {log:q} 2>&1"
+        "python {params.script:q} {input.movie:q} {output.archive:q} {output.record:q} {output.summary:q}"
+        " {output.total:q} --stack {wildcards.stack:q} --threads {threads:q} --settings {params.settings:q}"
+        " --compress-settings {params.compress_settings:q} --gain-settings {params.gain_settings:q}"
+        " {params.gain:q} > {log:q} 2>&1"

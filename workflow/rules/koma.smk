@@ -16,7 +16,7 @@ for name in config["koma"]["include"] + config["koma"]["exclude"]:
 
 rule koma_sum:
     input:
-        counts="results/mrcz/{stack}.mrcz",
+        total="results/sums/{stack}.sum.mrcz",
         record="results/ingest/{stack}.json",
         flags=outlier_flags,
         gain=gain_reference(),
@@ -35,12 +35,12 @@ rule koma_sum:
         "logs/benchmark/koma_sum/{stack}.tsv"
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=15,
+        mem_mb=1000,
+        runtime=5,
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script:q} {input.counts:q} {output.total:q} {output.info:q} --stack {wildcards.stack:q}"
+        "python {params.script:q} {input.total:q} {output.total:q} {output.info:q} --stack {wildcards.stack:q}"
         " --record {input.record:q} --settings {params.settings:q} --gain-settings {params.gain_settings:q}"
         " {params.flags:q} {params.gain:q} > {log:q} 2>&1"
 
@@ -53,8 +53,8 @@ rule koma:
         flags=outlier_flags,
         gain=koma_gain,
     output:
-        gain="results/koma/{stack}.gain.mrc",
         stats="results/koma/{stack}.json",
+        gain="results/koma/{stack}.gain.mrc" if config["koma"]["write_gains"] else [],
         movie=koma_movie("results/koma/{stack}.norm.mrc") if config["koma"]["write_movies"] else [],
     params:
         script=os.path.join(SCRIPTS, "koma.py"),
@@ -63,6 +63,7 @@ rule koma:
         flags=option("--flags", "flags"),
         gain=option("--gain", "gain"),
         gain_settings=koma_gain_orientation,
+        gain_out=lambda wildcards, output: ["--gain-out", output.gain] if output.gain else [],
         movie=lambda wildcards, output: ["--movie-out", output.movie] if output.movie else [],
         settings=step_settings("koma", "koma"),
     log:
@@ -76,6 +77,6 @@ rule koma:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script:q} {input.counts:q} {input.total:q} {output.gain:q} {output.stats:q}"
+        "python {params.script:q} {input.counts:q} {input.total:q} {output.stats:q}"
         " {params.window:q} --stack {wildcards.stack:q} --radius {params.radius:q} --settings {params.settings:q}"
-        " {params.flags:q} {params.gain:q} {params.gain_settings:q} {params.movie:q} > {log:q} 2>&1"
+        " {params.flags:q} {params.gain:q} {params.gain_settings:q} {params.gain_out:q} {params.movie:q} > {log:q} 2>&1"

@@ -1,9 +1,10 @@
-# Per-stack stochastic outlier filter (paper section 4): each stack gets its own hot/dead mask.
+# Per-stack stochastic outlier filter (paper section 4): each stack gets its own hot/dead mask,
+# found in the stack's sum (no frame is read).
 
 
 rule outliers:
     input:
-        counts="results/mrcz/{stack}.mrcz",
+        total="results/sums/{stack}.sum.mrcz",
         record="results/ingest/{stack}.json",
     output:
         mask="results/outliers/{stack}.mask.mrcz",
@@ -18,10 +19,10 @@ rule outliers:
         "logs/benchmark/outliers/{stack}.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=1000,
+        runtime=5,
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script:q} {input.counts:q} {output.mask:q} {output.defects:q} {output.stats:q}"
+        "python {params.script:q} {input.total:q} {output.mask:q} {output.defects:q} {output.stats:q}"
         " --record {input.record:q} --stack {wildcards.stack:q} --settings {params.settings:q} > {log:q} 2>&1"

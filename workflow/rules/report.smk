@@ -41,6 +41,8 @@ rule session_report:
         gain=lambda wildcards: report_gain(),
         flags="--flags" if config["outliers"]["enabled"] else "--no-flags",
         settings=step_settings("koma", "session_report"),
+        # Temporary gamma gains (deleted after this job) are not counted as kept on disk.
+        temporary=[] if keep_gamma_gains() else ["--temporary", "gain/*.gain.mrc"],
     log:
         "logs/session_report/session_report.log",
     benchmark:
@@ -53,4 +55,4 @@ rule session_report:
         "../../envs/mrczflow.yaml"
     shell:
         "python {params.script:q} --index {input.index:q} --paths {params.paths:q} --out {params.folder:q}"
-        " {params.gain:q} {params.flags:q} --settings {params.settings:q} > {log:q} 2>&1"
+        " {params.gain:q} {params.flags:q} --settings {params.settings:q} {params.temporary:q} > {log:q} 2>&1"

@@ -19,7 +19,6 @@ STEP = "koma"  # the name of the rule, of this script and of its step function
 @click.command()
 @click.argument("counts", type=click.Path(dir_okay=False))
 @click.argument("sum_path", type=click.Path(dir_okay=False))
-@click.argument("gain_out", type=click.Path(dir_okay=False))
 @click.argument("stats_out", type=click.Path(dir_okay=False))
 @click.option(
     "--window-sum", "window", multiple=True, required=True, help="a sum of the window (rule koma_sum)"
@@ -34,11 +33,11 @@ STEP = "koma"  # the name of the rule, of this script and of its step function
     "--gain-settings", "gain_json", default=None, help="config section gain (orients a vendor gain), as JSON"
 )
 @click.option("--settings", "settings_json", default=None, help="config section koma, as JSON")
+@click.option("--gain-out", default=None, help="write the gain reference (float32 MRC) here")
 @click.option("--movie-out", default=None, help="write the normalised movie here")
 def main(
     counts,
     sum_path,
-    gain_out,
     stats_out,
     window,
     stack,
@@ -47,9 +46,10 @@ def main(
     gain,
     gain_json,
     settings_json,
+    gain_out,
     movie_out,
 ) -> None:
-    """Write GAIN_OUT (float32 MRC gain reference) and STATS_OUT (JSON), and optionally the movie."""
+    """Write STATS_OUT (JSON), and optionally the gain reference and the movie."""
     run_guarded(
         stack,
         STEP,

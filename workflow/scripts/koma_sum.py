@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Rule koma_sum: a stack's outlier-filtered sum and contrast screen (mrczflow.koma.steps.koma_sum).
 
-Memory: one stack (the fill of clustered outliers needs every frame).
+From the raw sum rule ingest wrote: reads no frame. Memory: two frame-sized images.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ STEP = "koma_sum"  # the name of the rule, of this script and of its step functi
 
 
 @click.command()
-@click.argument("counts", type=click.Path(dir_okay=False))
+@click.argument("stack_sum", type=click.Path(dir_okay=False))
 @click.argument("sum_out", type=click.Path(dir_okay=False))
 @click.argument("info_out", type=click.Path(dir_okay=False))
 @click.option("--stack", required=True)
@@ -30,13 +30,13 @@ STEP = "koma_sum"  # the name of the rule, of this script and of its step functi
 @click.option(
     "--record", default=None, help="the stack's ingest record (time stamp, dose), copied to INFO_OUT"
 )
-def main(counts, sum_out, info_out, stack, flags, gain, gain_json, settings_json, record) -> None:
-    """Write SUM_OUT (int32 MRCZ) and INFO_OUT (JSON: contrast, high_contrast) for COUNTS."""
+def main(stack_sum, sum_out, info_out, stack, flags, gain, gain_json, settings_json, record) -> None:
+    """Write SUM_OUT (int32 MRCZ) and INFO_OUT (JSON: contrast, high_contrast) from the raw STACK_SUM."""
     run_guarded(
         stack,
         STEP,
         lambda: koma_sum(
-            counts,
+            stack_sum,
             sum_out,
             info_out,
             stack=stack,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Rule outliers: per-stack hot/dead pixel detection (mrczflow.outliers.steps.outliers).
 
-Memory: the stack sum and a few frame-sized arrays (frames are streamed).
+Reads the stack sum rule ingest wrote (no frame). Memory: the sum and a few frame-sized arrays.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ STEP = "outliers"  # the name of the rule, of this script and of its step functi
 
 
 @click.command()
-@click.argument("counts", type=click.Path(dir_okay=False))
+@click.argument("stack_sum", type=click.Path(dir_okay=False))
 @click.argument("mask_out", type=click.Path(dir_okay=False))
 @click.argument("defects_out", type=click.Path(dir_okay=False))
 @click.argument("stats_out", type=click.Path(dir_okay=False))
@@ -25,13 +25,13 @@ STEP = "outliers"  # the name of the rule, of this script and of its step functi
 )
 @click.option("--stack", required=True)
 @click.option("--settings", "settings_json", default=None, help="config section outliers, as JSON")
-def main(counts, mask_out, defects_out, stats_out, record, stack, settings_json) -> None:
-    """Find the outliers of COUNTS: MASK_OUT (MRCZ flags), DEFECTS_OUT (MotionCor2/RELION), STATS_OUT (JSON)."""
+def main(stack_sum, mask_out, defects_out, stats_out, record, stack, settings_json) -> None:
+    """Find the outliers in STACK_SUM (the stack's sum, from rule ingest): MASK_OUT (MRCZ flags), DEFECTS_OUT (MotionCor2/RELION), STATS_OUT (JSON)."""
     run_guarded(
         stack,
         STEP,
         lambda: outliers(
-            counts,
+            stack_sum,
             mask_out,
             defects_out,
             stats_out,

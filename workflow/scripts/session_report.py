@@ -28,7 +28,14 @@ STEP = "session_report"  # the name of the rule, of this script and of its step 
 @click.option("--gain-settings", "gain_json", default=None, help="orients a vendor gain (config gain, JSON)")
 @click.option("--flags/--no-flags", default=False, help="outlier masks exist (paths: mask)")
 @click.option("--settings", "settings_json", default=None, help="config section koma, as JSON")
-def main(index, paths_json, out, radius_samples, gain_template, gain_json, flags, settings_json) -> None:
+@click.option(
+    "--temporary",
+    multiple=True,
+    help="files (a glob under results/) that are deleted after the report: not counted as kept",
+)
+def main(
+    index, paths_json, out, radius_samples, gain_template, gain_json, flags, settings_json, temporary
+) -> None:
     """Write OUT/summary.html, OUT/session.json and the report's PNG figures."""
     session_report(
         index,
@@ -39,6 +46,7 @@ def main(index, paths_json, out, radius_samples, gain_template, gain_json, flags
         gain=GainSettings.for_step(STEP, gain_json) if gain_json else None,
         flags=flags,
         koma=KomaSettings.for_step(STEP, settings_json),
+        temporary=temporary,
     )
 
 

@@ -1,0 +1,146 @@
+"""Does the workflow keep up with the microscope? The default workflow on K2-size LZW TIFF movies.
+
+Writes N movies (default 6) of 40 frames of 3838 x 3710 (Poisson counts at
+1 e/px/frame with a few hot pixels, LZW TIFF as a K2 writes them, each with
+its SerialEM .mdoc), then in the same run:
+
+- the reference: a one-thread tifffile decode of the same files
+  (``tifffile.imread(..., maxworkers=1)``), the floor of any pipeline that
+  reads them;
+- ``snakemake --cores 2`` with the shipped config (gamma off: no vacuum
+  references, as in most sessions; outliers and KOMA on).
+
+Prints the workflow's wall time over the decode (the issue's target: <= 3,
+stretch <= 1.6), movies a minute, everything written under results/ over the
+archive (target <= 1.15), and the peak memory (RSS) of each rule from
+Snakemake's benchmark files.
+
+    python benchmarks/bench_session.py [--movies 6] [--frames 40] [--shape 3710 3838]
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import tifffile
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+MDOC = """PixelSpacing = 1.06
+Voltage = 300
+ImageFile = {name}
+
+[FrameSet = 0]
+ExposureTime = {exposure}
+DoseRate = 4
+NumSubFrames = {frames}
+DateTime = 26-Nov-26  09:{minute:02d}:00
+"""
+
+
+def write_movies(folder: Path, n: int, frames: int, shape: tuple[int, int]) -> list[Path]:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    hot = (rng.integers(0, shape[0], 200), rng.integers(0, shape[1], 200))
+    paths = []
+    for i in range(n):
+        path = folder / f"FoilHole_{3000 - i}_Data_{i}_fractions.tif"
+        with tifffile.TiffWriter(path) as tif:
+            for _ in range(frames):
+                frame = rng.poisson(1.0, shape).astype(np.uint8)
+                frame[hot] += 20
+                tif.write(frame, compression="lzw", metadata=None)
+        (folder / f"{path.name}.mdoc").write_text(
+            MDOC.format(name=path.name, exposure=frames * 0.25, frames=frames, minute=i)
+        )
+        paths.append(path)
+    return paths
+
+
+def decode_seconds(paths: list[Path]) -> float:
+    started = time.perf_counter()
+    for path in paths:
+        tifffile.imread(path, maxworkers=1)
+    return time.perf_counter() - started
+
+
+def deploy(dest: Path, movies: Path) -> None:
+    dest.mkdir()
+    shutil.copy(REPO / "Snakefile", dest)
+    for sub in ("workflow", "config", "envs", "profiles"):
+        shutil.copytree(REPO / sub, dest / sub)
+    path = dest / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["movies"] = str(movies / "*.tif")
+    path.write_text(yaml.safe_dump(config))
+
+
+def peak_rss_by_rule(dest: Path) -> dict[str, float]:
+    peaks: dict[str, float] = {}
+    for tsv in (dest / "logs" / "benchmark").glob("*/*.tsv"):
+        with tsv.open() as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                rss = float(row["max_rss"]) if row["max_rss"] not in ("-", "NA", "") else 0.0
+                peaks[tsv.parent.name] = max(peaks.get(tsv.parent.name, 0.0), rss)
+    return peaks
+
+
+def folder_bytes(folder: Path, pattern: str = "*") -> int:
+    return sum(f.stat().st_size for f in folder.rglob(pattern) if f.is_file())
+
+
+@click.command()
+@click.option("--movies", "n_movies", default=6, show_default=True)
+@click.option("--frames", default=40, show_default=True)
+@click.option("--shape", nargs=2, type=int, default=(3710, 3838), show_default=True, help="rows columns")
+@click.option("--keep", is_flag=True, help="keep the scratch folder")
+def main(n_movies: int, frames: int, shape: tuple[int, int], keep: bool) -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="bench_session_", dir="."))
+    try:
+        paths = write_movies(scratch / "movies", n_movies, frames, shape)
+        source = sum(p.stat().st_size for p in paths)
+        decode = decode_seconds(paths)
+        dest = scratch / "wf"
+        deploy(dest, scratch / "movies")
+        started = time.perf_counter()
+        run = subprocess.run(["snakemake", "--cores", "2"], cwd=dest, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if run.returncode != 0:
+            raise SystemExit(run.stderr[-3000:])
+        results = dest / "results"
+        archive = folder_bytes(results / "mrcz", "*.mrcz")
+        written = folder_bytes(results)
+        print(
+            f"{n_movies} movies of {frames} x {shape[0]} x {shape[1]} (LZW TIFF, {source / 1e9:.2f} GB), 2 cores"
+        )
+        print(
+            f"one-thread tifffile decode of the same files: {decode:.1f} s ({decode / n_movies:.2f} s a movie)"
+        )
+        print(
+            f"workflow (snakemake --cores 2, default config): {wall:.1f} s, "
+            f"{wall / decode:.2f}x the decode (target <= 3, stretch <= 1.6); "
+            f"{60 * n_movies / wall:.1f} movies a minute"
+        )
+        print(
+            f"kept under results/: {written / 1e6:.0f} MB = {written / archive:.3f}x the archive "
+            f"({archive / 1e6:.0f} MB; target <= 1.15); the input was {source / archive:.2f}x the archive"
+        )
+        for sub in sorted(p.name for p in results.iterdir() if p.is_dir()):
+            print(f"  results/{sub}: {folder_bytes(results / sub) / archive:.3f}x the archive")
+        print("peak RSS per rule (MB, from Snakemake's benchmark files):")
+        for rule, rss in sorted(peak_rss_by_rule(dest).items()):
+            print(f"  {rule:>16}: {rss:7.0f}")
+    finally:
+        if not keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

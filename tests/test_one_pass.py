@@ -1,0 +1,93 @@
+"""One pass over each movie (issue 16): ingest makes the archive, the record, the storage summary and
+the stack's sum; the outlier filter and KOMA's sums come from that sum without reading the frames."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mrczflow import mrcz
+from mrczflow.koma.steps import koma_sum, read_sum
+from mrczflow.outliers import detect, stack_sum
+from mrczflow.outliers.fill import filled_sum, filtered_frames
+from mrczflow.storage.settings import DoseSettings, IngestSettings
+from mrczflow.storage.steps import ingest
+from mrczflow.storage.sums import read_stack_sum, write_stack_sum
+
+SETTINGS = IngestSettings(dose=DoseSettings(source="config", dose_rate=4.0, frame_time=0.25))
+
+
+def movie_with_defects(seed: int, frames: int = 8, size: int = 48) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    movie = rng.poisson(1.5, (frames, size, size)).astype(np.uint16)
+    movie[:, 5, 7] += 40  # a hot pixel
+    movie[:, 20:22, 30:32] += 25  # a cluster
+    movie[:, 40, 3] = 0  # a dead pixel
+    return movie
+
+
+def test_ingest_writes_archive_record_summary_and_sum_in_one_pass(tmp_path):
+    movie = movie_with_defects(0)
+    mrcz.write(tmp_path / "m.mrc", movie, compression=None)
+    record = ingest(
+        tmp_path / "m.mrc",
+        tmp_path / "a.mrcz",
+        tmp_path / "r.json",
+        stack="m",
+        settings=SETTINGS,
+        summary_out=tmp_path / "s.json",
+        sum_out=tmp_path / "t.mrcz",
+    )
+    archived = mrcz.read(tmp_path / "a.mrcz")
+    assert archived.dtype == np.uint8 and np.array_equal(archived, movie)
+    total, info = read_stack_sum(tmp_path / "t.mrcz")
+    assert total.dtype == np.int32 and np.array_equal(total, movie.sum(axis=0))
+    assert info == {"stack": "m", "frames": 8}
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["mrcz_bytes"] == (tmp_path / "a.mrcz").stat().st_size
+    assert record["shape"] == [8, 48, 48] and record["dose_per_frame"] == 1.0
+    with mrcz.MrczReader(tmp_path / "a.mrcz") as reader:
+        assert reader.metadata["movie"]["stack"] == "m" and reader.metadata["clipped_pixels"] == 0
+        assert reader.extended["dose_per_frame"] == 1.0 and reader.extended["exposure_time"] == 2.0
+
+
+def test_outliers_from_the_sum_equal_outliers_from_the_frames(tmp_path):
+    movie = movie_with_defects(1)
+    write_stack_sum(tmp_path / "t.mrcz", movie.sum(axis=0), stack="m", frames=len(movie))
+    total, _ = read_stack_sum(tmp_path / "t.mrcz")
+    assert np.array_equal(detect(total).flags, detect(stack_sum(movie)).flags)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_filling_the_sum_equals_summing_the_filled_frames(seed):
+    movie = movie_with_defects(seed)
+    flags = detect(stack_sum(movie)).flags
+    assert (flags & 3).any()
+    frames = np.sum(list(filtered_frames(movie, flags)), axis=0, dtype=np.float64)
+    assert np.allclose(filled_sum(movie.sum(axis=0), flags), frames, rtol=0, atol=1e-3)
+
+
+def test_koma_sum_reads_only_the_stack_sum(tmp_path):
+    movie = movie_with_defects(2)
+    write_stack_sum(tmp_path / "t.mrcz", movie.sum(axis=0), stack="m", frames=len(movie))
+    flags = detect(stack_sum(movie)).flags
+    mrcz.write(tmp_path / "f.mrcz", flags)
+    koma_sum(
+        tmp_path / "t.mrcz",
+        tmp_path / "k.mrcz",
+        tmp_path / "k.json",
+        stack="m",
+        flags_path=tmp_path / "f.mrcz",
+    )
+    image, info = read_sum(tmp_path / "k.mrcz")
+    expected = np.rint(np.sum(list(filtered_frames(movie, flags)), axis=0, dtype=np.float64))
+    assert np.abs(image - expected).max() <= 1 and info["frames"] == 8
+    mrcz.write(tmp_path / "not_a_sum.mrcz", movie.astype(np.uint8))
+    with pytest.raises(ValueError, match="not a stack sum .* rerun ingest"):
+        koma_sum(tmp_path / "not_a_sum.mrcz", tmp_path / "k2.mrcz", tmp_path / "k2.json", stack="m")
+    assert not (tmp_path / "k2.mrcz").exists()
