@@ -33,6 +33,7 @@ from mrczflow.koma.steps import koma as koma_step
 from mrczflow.koma.steps import koma_sum
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
 from mrczflow.simulate.koma_scores import gain_scores, koma_scores, load_session, stack_sums, truth_floor
+from mrczflow.storage.sums import write_stack_sum
 
 RADII = tuple(range(1, 26))
 RATES = {"vacuum": 7.0, "particles": 4.5}
@@ -176,8 +177,12 @@ def timing(folder: Path, n_stacks: int, gain_path: Path, repeats: int = 3) -> No
     names = [f"stack_{i:04d}" for i in range(n_stacks)]
     for name in names:
         counts = work / f"{name}.mrcz"
-        mrcz.write(counts, mrcz.read(folder / "movies" / f"{name}.mrc").astype(np.uint8))
-        koma_sum(counts, work / f"{name}.sum.mrcz", work / f"{name}.sum.json", stack=name)
+        movie = mrcz.read(folder / "movies" / f"{name}.mrc").astype(np.uint8)
+        mrcz.write(counts, movie)
+        write_stack_sum(
+            work / f"{name}.raw.mrcz", movie.sum(axis=0, dtype=np.int64), stack=name, frames=len(movie)
+        )
+        koma_sum(work / f"{name}.raw.mrcz", work / f"{name}.sum.json", stack=name)
     centre = n_stacks // 2
     seconds = {}
     for a in (1, 25):
@@ -187,8 +192,8 @@ def timing(folder: Path, n_stacks: int, gain_path: Path, repeats: int = 3) -> No
             started = time.perf_counter()
             koma_step(
                 work / f"{names[centre]}.mrcz",
-                work / f"{names[centre]}.sum.mrcz",
-                [work / f"{name}.sum.mrcz" for name in names[lo:hi]],
+                work / f"{names[centre]}.sum.json",
+                [work / f"{name}.sum.json" for name in names[lo:hi]],
                 work / f"gain_{a}.mrc",
                 work / f"stats_{a}.json",
                 stack=names[centre],
@@ -199,7 +204,7 @@ def timing(folder: Path, n_stacks: int, gain_path: Path, repeats: int = 3) -> No
             best.append(time.perf_counter() - started)
         seconds[a] = min(best)
     archive = sum((work / f"{name}.mrcz").stat().st_size for name in names)
-    sums = sum((work / f"{name}.sum.mrcz").stat().st_size for name in names)
+    sums = sum((work / f"{name}.{ext}").stat().st_size for name in names for ext in ("raw.mrcz", "sum.json"))
     print(
         f"\n4. koma step per stack, a = 25 vs a = 1 (same stack, best of {repeats}): ratio {seconds[25] / seconds[1]:.2f}"
         " (it reads the 2a + 1 sums of its window: O(a), with no chain through the session)"

@@ -77,17 +77,14 @@ def test_koma_sum_reads_only_the_stack_sum(tmp_path):
     write_stack_sum(tmp_path / "t.mrcz", movie.sum(axis=0), stack="m", frames=len(movie))
     flags = detect(stack_sum(movie)).flags
     mrcz.write(tmp_path / "f.mrcz", flags)
-    koma_sum(
-        tmp_path / "t.mrcz",
-        tmp_path / "k.mrcz",
-        tmp_path / "k.json",
-        stack="m",
-        flags_path=tmp_path / "f.mrcz",
-    )
-    image, info = read_sum(tmp_path / "k.mrcz")
+    (tmp_path / "koma").mkdir()
+    koma_sum(tmp_path / "t.mrcz", tmp_path / "koma" / "k.json", stack="m", flags_path=tmp_path / "f.mrcz")
+    image, info = read_sum(tmp_path / "koma" / "k.json")
     expected = np.rint(np.sum(list(filtered_frames(movie, flags)), axis=0, dtype=np.float64))
     assert np.abs(image - expected).max() <= 1 and info["frames"] == 8
+    # Only the filled values are stored, beside the raw sum (named relative to the record).
+    assert info["stack_sum"]["path"] == "../t.mrcz" and 0 < len(info["stack_sum"]["filled_index"]) < 50
     mrcz.write(tmp_path / "not_a_sum.mrcz", movie.astype(np.uint8))
     with pytest.raises(ValueError, match="not a stack sum .* rerun ingest"):
-        koma_sum(tmp_path / "not_a_sum.mrcz", tmp_path / "k2.mrcz", tmp_path / "k2.json", stack="m")
-    assert not (tmp_path / "k2.mrcz").exists()
+        koma_sum(tmp_path / "not_a_sum.mrcz", tmp_path / "k2.json", stack="m")
+    assert not (tmp_path / "k2.json").exists()

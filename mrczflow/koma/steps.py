@@ -1,10 +1,10 @@
 """The steps of rules ``koma_sum`` and ``koma`` (see :mod:`.windows`).
 
 ``koma_sum``: the stack's sum after the outlier filter (filled values
-rounded to whole counts, so window sums are exact) as int32 MRCZ with its
-record inside, and its contrast, which decides whether it is kept out of
-windows. Made from the raw sum ``ingest`` wrote (the fill is linear in the
-counts): holds two frame-sized images, reads no frame.
+rounded to whole counts, so window sums are exact), stored as the filled
+values beside the raw sum ``ingest`` wrote (the fill is linear in the
+counts), and its contrast, which decides whether it is kept out of windows.
+Holds two frame-sized images, reads no frame, writes one small JSON.
 
 ``koma``: the stack's window term from the sums of its window (read one at a
 time: no chain through the session), the correction (gain, then the denoised
@@ -32,6 +32,8 @@ from .correction import Correction, correction
 from .noise import CorrelationAccumulator
 from .screen import contrast
 from .settings import KomaSettings
+
+SUM_FIELD = "stack_sum"  # where, in a KOMA sum record, its raw sum and filled values are
 
 
 def score_rows(n_rows: int) -> slice:
@@ -65,7 +67,6 @@ def _gain(
 
 def koma_sum(
     stack_sum_path: str | os.PathLike,
-    sum_out: str | os.PathLike,
     info_out: str | os.PathLike,
     *,
     stack: str,
@@ -75,17 +76,24 @@ def koma_sum(
     settings: KomaSettings | None = None,
     record_path: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
-    """Filtered sum (int32 MRCZ) and contrast screen of one stack, from its raw sum (no frame is read)."""
+    """One stack's KOMA sum and contrast screen, from its raw sum (no frame is read), as JSON.
+
+    The KOMA sum is the raw sum (``ingest``'s, kept anyway) with its outliers
+    filled; only the filled values are stored (flat index and whole counts,
+    a few thousand numbers), with the raw sum's path relative to ``info_out``:
+    :func:`read_sum` puts them together. So KOMA stores no second image.
+    """
     settings = settings or KomaSettings()
     threshold = settings.high_contrast
     raw, raw_info = read_stack_sum(stack_sum_path)
-    if flags_path is None:
-        total = raw
-    else:
+    total = raw
+    index = np.zeros(0, np.int64)
+    if flags_path is not None:
         flags = mrcz.read(flags_path)
         if flags.shape != raw.shape:
             raise ValueError(f"{flags_path}: outlier flags are {flags.shape}, the stack sum is {raw.shape}")
         total = np.rint(filled_sum(raw, flags)).astype(np.int32)
+        index = np.flatnonzero(total != raw)
     value = contrast(total, _gain(gain_path, total.shape, gain))
     info: dict[str, Any] = {
         "stack": stack,
@@ -98,19 +106,32 @@ def koma_sum(
     if record_path:
         record = read_json(record_path)
         info.update({k: record.get(k) for k in ("timestamp", "dose_rate", "dose_per_frame")})
-    mrcz.write(sum_out, total, metadata={"koma_sum": info})
+    info[SUM_FIELD] = {
+        "path": os.path.relpath(stack_sum_path, os.path.dirname(os.path.abspath(info_out))),
+        "shape": list(raw.shape),
+        "filled_index": index.tolist(),
+        "filled_value": total.reshape(-1)[index].tolist(),
+    }
     write_json(info_out, info)
     return info
 
 
 def read_sum(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
-    """A stack sum written by :func:`koma_sum` and the record inside it (stack, frames, contrast...)."""
-    with mrcz.MrczReader(path) as reader:
-        info = reader.metadata.get("koma_sum")
-        image = reader.read()
-    if not isinstance(info, dict) or not {"stack", "frames", "high_contrast"} <= info.keys():
-        raise ValueError(f"{os.fspath(path)}: not a KOMA stack sum (no koma_sum record); rerun koma_sum")
+    """A stack's KOMA sum (int32: the raw sum with its outliers filled) and its record, from
+    the JSON :func:`koma_sum` wrote (stack, frames, contrast, where the raw sum is)."""
+    info = read_json(path)
+    where = info.get(SUM_FIELD) if isinstance(info, dict) else None
+    if not isinstance(where, dict) or not {"stack", "frames", "high_contrast"} <= info.keys():
+        raise ValueError(f"{os.fspath(path)}: not a KOMA sum record; rerun koma_sum")
+    image, _ = read_stack_sum(os.path.join(os.path.dirname(os.path.abspath(path)), where["path"]))
+    image.reshape(-1)[np.asarray(where["filled_index"], np.int64)] = where["filled_value"]
     return image, info
+
+
+def sum_shape(path: str | os.PathLike) -> tuple[int, int]:
+    """The frame shape of a stack from its KOMA sum record."""
+    ny, nx = read_json(path)[SUM_FIELD]["shape"]
+    return int(ny), int(nx)
 
 
 def included(info: dict[str, Any], settings: KomaSettings) -> bool:
@@ -240,7 +261,7 @@ def koma(
         sum_path,
         window_paths,
         settings=settings,
-        gain=_gain(gain_path, mrcz.read_header(sum_path).shape[-2:], gain),
+        gain=_gain(gain_path, sum_shape(sum_path), gain),
     )
     applied = fix.gain
     movie, frames = _stack_frames(counts_path, flags_path)

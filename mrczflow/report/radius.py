@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import mrcz
 from ..gain.reference import load_gain
 from ..gain.settings import GainSettings
 from ..koma.settings import KomaSettings
-from ..koma.steps import WindowSum, noise_after
+from ..koma.steps import WindowSum, noise_after, sum_shape
 from ..koma.windows import window
 from .session import ReportPaths, Session
 
@@ -46,7 +45,7 @@ def radius_curves(
     for stack in dict.fromkeys(picks):
         index = stacks.index(stack)
         sum_path = paths.of("sums", stack)
-        shape = mrcz.read_header(sum_path).shape[-2:]
+        shape = sum_shape(sum_path)
         gain_path = gain_template.format(stack=stack) if gain_template else None
         gain_image = load_gain(gain_path, shape, orientation.rotate, orientation.flip) if gain_path else None
         flags_path = paths.of("mask", stack) if flags else None

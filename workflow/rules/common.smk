@@ -286,7 +286,12 @@ def koma_window(wildcards):
         stacks = [s for s in STACKS if s in KOMA_INDEX or s == wildcards.stack]
     index = KOMA_INDEX.get(wildcards.stack, stacks.index(wildcards.stack))
     lo, hi = window(index, len(stacks), koma_radius())
-    return [f"results/koma/sums/{stack}.sum.mrcz" for stack in stacks[lo:hi]]
+    return [f"results/koma/sums/{stack}.json" for stack in stacks[lo:hi]]
+
+
+def koma_window_raw(wildcards):
+    """The raw sums (rule ingest) that the window's KOMA sums name: read through them."""
+    return [path.replace("koma/sums/", "sums/").replace(".json", ".sum.mrcz") for path in koma_window(wildcards)]
 
 
 def koma_gain(wildcards):
@@ -341,5 +346,5 @@ def report_inputs(wildcards):
         inputs += expand("results/gain/{stack}.gain.mrc", stack=ok)
     if config["koma"]["enabled"]:
         inputs += expand("results/koma/{stack}.json", stack=ok)
-        inputs += expand("results/koma/sums/{stack}.{ext}", stack=ok, ext=("json", "sum.mrcz"))
+        inputs += expand("results/koma/sums/{stack}.json", stack=ok)
     return inputs

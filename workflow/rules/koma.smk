@@ -21,7 +21,7 @@ rule koma_sum:
         flags=outlier_flags,
         gain=gain_reference(),
     output:
-        total="results/koma/sums/{stack}.sum.mrcz",
+        # The KOMA sum: the filled values beside the raw sum, which it names (no second image).
         info="results/koma/sums/{stack}.json",
     params:
         script=os.path.join(SCRIPTS, "koma_sum.py"),
@@ -40,7 +40,7 @@ rule koma_sum:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script:q} {input.total:q} {output.total:q} {output.info:q} --stack {wildcards.stack:q}"
+        "python {params.script:q} {input.total:q} {output.info:q} --stack {wildcards.stack:q}"
         " --record {input.record:q} --settings {params.settings:q} --gain-settings {params.gain_settings:q}"
         " {params.flags:q} {params.gain:q} > {log:q} 2>&1"
 
@@ -48,8 +48,9 @@ rule koma_sum:
 rule koma:
     input:
         counts="results/mrcz/{stack}.mrcz",
-        total="results/koma/sums/{stack}.sum.mrcz",
+        total="results/koma/sums/{stack}.json",
         window=koma_window,
+        window_raw=koma_window_raw,
         flags=outlier_flags,
         gain=koma_gain,
     output:

@@ -9,7 +9,7 @@ REPORT_PATHS = {
     "outliers": "results/outliers/{stack}.json",
     "mask": "results/outliers/{stack}.mask.mrcz",
     "screen": "results/koma/sums/{stack}.json",
-    "sums": "results/koma/sums/{stack}.sum.mrcz",
+    "sums": "results/koma/sums/{stack}.json",
     "koma": "results/koma/{stack}.json",
     "gamma": "results/gamma/gamma_fit.yaml",
     "log": "logs/{stage}/{stack}.log",

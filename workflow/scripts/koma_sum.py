@@ -18,7 +18,6 @@ STEP = "koma_sum"  # the name of the rule, of this script and of its step functi
 
 @click.command()
 @click.argument("stack_sum", type=click.Path(dir_okay=False))
-@click.argument("sum_out", type=click.Path(dir_okay=False))
 @click.argument("info_out", type=click.Path(dir_okay=False))
 @click.option("--stack", required=True)
 @click.option("--flags", default=None, help="the stack's outlier flags (rule outliers); none: unfiltered sum")
@@ -30,14 +29,13 @@ STEP = "koma_sum"  # the name of the rule, of this script and of its step functi
 @click.option(
     "--record", default=None, help="the stack's ingest record (time stamp, dose), copied to INFO_OUT"
 )
-def main(stack_sum, sum_out, info_out, stack, flags, gain, gain_json, settings_json, record) -> None:
-    """Write SUM_OUT (int32 MRCZ) and INFO_OUT (JSON: contrast, high_contrast) from the raw STACK_SUM."""
+def main(stack_sum, info_out, stack, flags, gain, gain_json, settings_json, record) -> None:
+    """Write INFO_OUT (JSON: the KOMA sum as filled values beside STACK_SUM, contrast, high_contrast)."""
     run_guarded(
         stack,
         STEP,
         lambda: koma_sum(
             stack_sum,
-            sum_out,
             info_out,
             stack=stack,
             flags_path=flags,
