@@ -88,3 +88,25 @@ def test_koma_sum_reads_only_the_stack_sum(tmp_path):
     with pytest.raises(ValueError, match="not a stack sum .* rerun ingest"):
         koma_sum(tmp_path / "not_a_sum.mrcz", tmp_path / "k2.json", stack="m")
     assert not (tmp_path / "k2.json").exists()
+
+
+def test_scoring_on_rows_equals_scoring_the_whole_frames_on_those_rows(tmp_path):
+    """KOMA's correlated noise is scored on every n-th row (score_rows); applying each correction to
+    those rows only (Correction.rows) gives the same numbers as correcting whole frames."""
+    from mrczflow.koma.correction import correction
+    from mrczflow.koma.noise import correlated_noise
+    from mrczflow.koma.steps import noise_after, score_rows
+
+    rng = np.random.default_rng(3)
+    gain = rng.uniform(0.8, 1.2, (2100, 24)).astype(np.float32)
+    movie = rng.poisson(2.0 / gain, (4, 2100, 24)).astype(np.uint8)
+    mrcz.write(tmp_path / "m.mrcz", movie)
+    window = rng.poisson(40.0 / gain).astype(np.int64)
+    fixes = [correction(window, 10, 20, gain), correction(window * 2, 20, 40, None, form="subtract")]
+    rows = score_rows(2100)
+    assert rows.step == 2
+    expected = [correlated_noise(fix.apply(frame)[rows] for frame in movie) for fix in fixes]
+    assert noise_after(tmp_path / "m.mrcz", fixes) == pytest.approx(expected, rel=1e-6)
+    assert noise_after(tmp_path / "m.mrcz", [fix.rows(rows) for fix in fixes]) == pytest.approx(
+        expected, rel=1e-6
+    )

@@ -64,6 +64,12 @@ class Correction:
             return image - np.float32(self.dose_per_frame) * self.pattern
         return image * self.reciprocal_flat()
 
+    def rows(self, rows: slice) -> Correction:
+        """The same correction for the rows ``rows`` of a frame only (to score on a subset of rows)."""
+        return dataclasses.replace(
+            self, pattern=self.pattern[rows], gain=None if self.gain is None else self.gain[rows]
+        )
+
     def reciprocal_flat(self) -> np.ndarray:
         flat = 1.0 + self.pattern
         return np.divide(1.0, flat, out=np.zeros_like(flat), where=flat > 0.05)

@@ -217,15 +217,24 @@ def window_correction(
 
 def noise_after(
     counts_path: str | os.PathLike,
-    fix: Correction,
+    fixes: Sequence[Correction],
     flags_path: str | os.PathLike | None = None,
-) -> float:
-    """Correlated noise of one stack after ``fix`` (for the report's radius curve). Holds one stack."""
-    _, frames = _stack_frames(counts_path, flags_path)
-    after = CorrelationAccumulator()
+) -> list[float]:
+    """Correlated noise of one stack after each of ``fixes`` (for the report's radius curve).
+
+    One pass over the stack, each fix applied to the scored rows only (a fix
+    may come already restricted to them, :meth:`Correction.rows`). Holds one
+    stack.
+    """
+    movie, frames = _stack_frames(counts_path, flags_path)
+    rows = score_rows(movie.shape[1])
+    scored = len(range(*rows.indices(movie.shape[1])))
+    restricted = [fix if fix.pattern.shape[0] == scored else fix.rows(rows) for fix in fixes]
+    after = [CorrelationAccumulator() for _ in fixes]
     for frame in frames:
-        after.add(fix.apply(frame)[score_rows(frame.shape[0])])
-    return after.value
+        for fix, accumulator in zip(restricted, after, strict=True):
+            accumulator.add(fix.apply(frame[rows]))
+    return [accumulator.value for accumulator in after]
 
 
 def koma(
@@ -265,6 +274,8 @@ def koma(
     )
     applied = fix.gain
     movie, frames = _stack_frames(counts_path, flags_path)
+    rows = score_rows(movie.shape[1])
+    scored = fix.rows(rows)  # the correction on the scored rows: the whole frame only for a movie
     before, after = CorrelationAccumulator(), CorrelationAccumulator()
     writer = None
     if movie_out is not None:
@@ -273,12 +284,10 @@ def koma(
     try:
         with progress(movie.shape[0], f"koma {stack}") as bar:
             for raw, frame in zip(movie, frames, strict=True):
-                rows = score_rows(raw.shape[0])
                 before.add(raw[rows] if applied is None else raw[rows] * applied[rows])
-                corrected = fix.apply(frame)
-                after.add(corrected[rows])
+                after.add(scored.apply(frame[rows]))
                 if writer is not None:
-                    writer.write_frame(corrected.astype(movie_dtype))
+                    writer.write_frame(fix.apply(frame).astype(movie_dtype))
                 bar.update(1)
     except BaseException:
         if writer is not None:

@@ -7,7 +7,7 @@ import numpy as np
 from ..gain.reference import load_gain
 from ..gain.settings import GainSettings
 from ..koma.settings import KomaSettings
-from ..koma.steps import WindowSum, noise_after, sum_shape
+from ..koma.steps import WindowSum, noise_after, score_rows, sum_shape
 from ..koma.windows import window
 from .session import ReportPaths, Session
 
@@ -30,8 +30,8 @@ def radius_curves(
     of its largest window once. ``gain_template`` is the gain applied before
     KOMA (``{stack}`` is filled in), oriented by ``gain`` (None: already
     oriented); ``flags`` says the outlier masks exist. Returns the curves and
-    the mean correlated noise with the gain alone. Holds one stack and two
-    sums at a time.
+    the mean correlated noise with the gain alone. Holds one stack, two
+    sums and each radius's correction on the scored rows; reads the stack once.
     """
     koma = koma or KomaSettings()
     orientation = gain or GainSettings()
@@ -51,7 +51,7 @@ def radius_curves(
         flags_path = paths.of("mask", stack) if flags else None
         sums = WindowSum(stack, shape, koma)
         added: set[str] = {stack}
-        points = []
+        radii, fixes = [], []
         for radius in [r for r in RADII if r <= largest]:
             lo, hi = window(index, len(stacks), radius)
             for other in stacks[lo:hi]:
@@ -60,9 +60,11 @@ def radius_curves(
                     sums.add(paths.of("sums", other))
             if sums.n_stacks == 0:
                 continue
-            points.append(
-                (radius, noise_after(paths.of("archive", stack), sums.correction(gain_image), flags_path))
-            )
+            # On the scored rows only: one correction per radius, the stack read once for all.
+            radii.append(radius)
+            fixes.append(sums.correction(gain_image).rows(score_rows(shape[0])))
+        noise = noise_after(paths.of("archive", stack), fixes, flags_path) if fixes else []
+        points = list(zip(radii, noise, strict=True))
         curves[stack] = points
     baseline = float(np.mean([session.koma[s]["correlated_noise_before"] for s in usable]))
     return curves, baseline

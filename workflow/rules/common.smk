@@ -290,7 +290,7 @@ def koma_window(wildcards):
 
 
 def koma_window_raw(wildcards):
-    """The raw sums (rule ingest) that the window's KOMA sums name: read through them."""
+    """The raw sums written by ingest that the KOMA sums of the window name (read through them)."""
     return [path.replace("koma/sums/", "sums/").replace(".json", ".sum.mrcz") for path in koma_window(wildcards)]
 
 
