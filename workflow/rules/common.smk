@@ -289,11 +289,6 @@ def koma_window(wildcards):
     return [f"results/koma/sums/{stack}.json" for stack in stacks[lo:hi]]
 
 
-def koma_window_raw(wildcards):
-    """The raw sums written by ingest that the KOMA sums of the window name (read through them)."""
-    return [path.replace("koma/sums/", "sums/").replace(".json", ".sum.mrcz") for path in koma_window(wildcards)]
-
-
 def koma_gain(wildcards):
     """The gain applied before KOMA: the stack's gamma gain, else the vendor gain, else none."""
     if GAMMA:

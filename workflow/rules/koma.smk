@@ -49,8 +49,8 @@ rule koma:
     input:
         counts="results/mrcz/{stack}.mrcz",
         total="results/koma/sums/{stack}.json",
+        # KOMA sums of the window; each names its raw sum, made before it by the same stack's ingest.
         window=koma_window,
-        window_raw=koma_window_raw,
         flags=outlier_flags,
         gain=koma_gain,
     output:
