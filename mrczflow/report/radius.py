@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..gain.fit import GammaFit
 from ..gain.reference import load_gain
 from ..gain.settings import GainSettings
 from ..koma.settings import KomaSettings
@@ -21,6 +22,7 @@ def radius_curves(
     *,
     gain_template: str | None = None,
     gain: GainSettings | None = None,
+    gamma_gain: bool = False,
     flags: bool = False,
     koma: KomaSettings | None = None,
 ) -> tuple[dict[str, list[tuple[int, float]]], float]:
@@ -29,7 +31,8 @@ def radius_curves(
     The windows of growing radius are nested, so each sample reads each sum
     of its largest window once. ``gain_template`` is the gain applied before
     KOMA (``{stack}`` is filled in), oriented by ``gain`` (None: already
-    oriented); ``flags`` says the outlier masks exist. Returns the curves and
+    oriented), raised to the stack's gamma when ``gamma_gain`` (the session's
+    gamma fit, as rule apply_gain does); ``flags`` says the outlier masks exist. Returns the curves and
     the mean correlated noise with the gain alone. Holds one stack, two
     sums and each radius's correction on the scored rows; reads the stack once.
     """
@@ -48,6 +51,10 @@ def radius_curves(
         shape = sum_shape(sum_path)
         gain_path = gain_template.format(stack=stack) if gain_template else None
         gain_image = load_gain(gain_path, shape, orientation.rotate, orientation.flip) if gain_path else None
+        if gamma_gain and gain_image is not None and session.gamma:
+            # As rule apply_gain writes it: gain ** gamma(the stack's dose rate), from the session's fit.
+            gamma, _ = GammaFit.from_dict(session.gamma).gamma(float(session.ingest[stack]["dose_rate"]))
+            gain_image = np.power(gain_image, np.float32(gamma), dtype=np.float32)
         flags_path = paths.of("mask", stack) if flags else None
         sums = WindowSum(stack, shape, koma)
         added: set[str] = {stack}

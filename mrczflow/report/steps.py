@@ -30,6 +30,7 @@ def session_report(
     radius_samples: int = 4,
     gain_template: str | None = None,
     gain: GainSettings | None = None,
+    gamma_gain: bool = False,
     flags: bool = False,
     koma: KomaSettings | None = None,
     temporary: Sequence[str] = (),
@@ -87,6 +88,7 @@ def session_report(
             radius_samples,
             gain_template=gain_template,
             gain=gain,
+            gamma_gain=gamma_gain,
             flags=flags,
             koma=koma,
         )

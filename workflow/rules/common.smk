@@ -304,12 +304,15 @@ def koma_gain_orientation(wildcards, input):
 
 
 def report_gain():
-    """The gain before KOMA for the report's radius curve: a template with {stack}, and its orientation."""
-    if GAMMA:
-        return ["--gain-template", "results/gain/{stack}.gain.mrc"]
-    if gain_reference():
-        return ["--gain-template", gain_reference(), "--gain-settings", settings_json("gain", "session_report")]
-    return []
+    """The gain before KOMA for the report's radius curve: a template with {stack}, and its orientation.
+
+    With gamma the curve raises the vendor gain to each sample stack's gamma itself, so the
+    per-stack gamma gains (temporary by default) are not needed again after KOMA.
+    """
+    if not gain_reference():
+        return []
+    words = ["--gain-template", gain_reference(), "--gain-settings", settings_json("gain", "session_report")]
+    return words + ["--gamma-gain"] if GAMMA else words
 
 
 def outlier_flags(wildcards):
@@ -337,8 +340,6 @@ def report_inputs(wildcards):
         inputs += expand("results/outliers/{stack}.{ext}", stack=ok, ext=("json", "mask.mrcz"))
     if GAMMA:
         inputs.append("results/gamma/gamma_fit.yaml")
-        # The radius curve reads the gain before KOMA: temporary gains live until the report has run.
-        inputs += expand("results/gain/{stack}.gain.mrc", stack=ok)
     if config["koma"]["enabled"]:
         inputs += expand("results/koma/{stack}.json", stack=ok)
         inputs += expand("results/koma/sums/{stack}.json", stack=ok)

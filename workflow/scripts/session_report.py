@@ -26,6 +26,9 @@ STEP = "session_report"  # the name of the rule, of this script and of its step 
 @click.option("--radius-samples", default=4, show_default=True, help="stacks of the KOMA radius curve")
 @click.option("--gain-template", default=None, help="gain before KOMA; {stack} is replaced")
 @click.option("--gain-settings", "gain_json", default=None, help="orients a vendor gain (config gain, JSON)")
+@click.option(
+    "--gamma-gain", is_flag=True, help="raise the gain to each stack's gamma (from the session's gamma fit)"
+)
 @click.option("--flags/--no-flags", default=False, help="outlier masks exist (paths: mask)")
 @click.option("--settings", "settings_json", default=None, help="config section koma, as JSON")
 @click.option(
@@ -34,7 +37,16 @@ STEP = "session_report"  # the name of the rule, of this script and of its step 
     help="files (a glob under results/) that are deleted after the report: not counted as kept",
 )
 def main(
-    index, paths_json, out, radius_samples, gain_template, gain_json, flags, settings_json, temporary
+    index,
+    paths_json,
+    out,
+    radius_samples,
+    gain_template,
+    gain_json,
+    gamma_gain,
+    flags,
+    settings_json,
+    temporary,
 ) -> None:
     """Write OUT/summary.html, OUT/session.json and the report's PNG figures."""
     session_report(
@@ -43,6 +55,7 @@ def main(
         out,
         radius_samples=radius_samples,
         gain_template=gain_template,
+        gamma_gain=gamma_gain,
         gain=GainSettings.for_step(STEP, gain_json) if gain_json else None,
         flags=flags,
         koma=KomaSettings.for_step(STEP, settings_json),
