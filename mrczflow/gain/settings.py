@@ -35,7 +35,7 @@ class GammaSettings(Settings):
     rules); ``patch`` the uniform filter of the flatness criterion (Eq. 10);
     ``fallback_unity`` uses gamma = 1 when the series cannot be fitted;
     ``write_gains`` keeps each stack's ``gain ** gamma`` (else a temporary file,
-    deleted once KOMA and the report have read it); ``write_movies`` also writes Eq. 9 movies; ``cmos_reference`` an
+    deleted once KOMA has read it); ``write_movies`` also writes Eq. 9 movies; ``cmos_reference`` an
     additive pattern subtracted first in them.
     """
 
