@@ -255,8 +255,8 @@ def koma(
     """Normalise one stack with its KOMA term; write its statistics and (optionally) its gain reference and movie.
 
     The gain reference is written when ``gain_out`` is given (``koma.write_gains``):
-    by default it is not kept, since the sums it comes from are, and the
-    hand-off writes each program's gain from them.
+    by default it is not kept, since the sums it comes from are, so it can be
+    made again at any time.
 
     ``window_paths`` are the sums of the other stacks of its window (see
     :func:`window_correction`); ``radius`` is the one in force (the configured
