@@ -64,14 +64,15 @@ def session(folder: Path, n: int) -> Path:
     return movies
 
 
-def deploy(folder: Path, movies: Path) -> Path:
+def deploy(folder: Path, movies: Path, pattern: str = "*.mrc") -> Path:
+    """The workflow copied into ``folder``/wf, its config taking the movies ``movies``/``pattern``."""
     dest = folder / "wf"
     dest.mkdir()
     shutil.copy(REPO / "Snakefile", dest)
     for sub in ("workflow", "config", "envs", "profiles"):
         shutil.copytree(REPO / sub, dest / sub)
     config = yaml.safe_load((dest / "config" / "config.yaml").read_text())
-    config["movies"] = str(movies / "*.mrc")
+    config["movies"] = str(movies / pattern)
     (dest / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     return dest
 

@@ -30,9 +30,8 @@ from pathlib import Path
 import click
 import numpy as np
 import tifffile
-import yaml
+from bench_scale import deploy  # benchmarks/ is on the path of a script run from it
 
-REPO = Path(__file__).resolve().parents[1]
 MDOC = """PixelSpacing = 1.06
 Voltage = 300
 ImageFile = {name}
@@ -73,17 +72,6 @@ def decode_seconds(paths: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def deploy(dest: Path, movies: Path) -> None:
-    dest.mkdir()
-    shutil.copy(REPO / "Snakefile", dest)
-    for sub in ("workflow", "config", "envs", "profiles"):
-        shutil.copytree(REPO / sub, dest / sub)
-    path = dest / "config" / "config.yaml"
-    config = yaml.safe_load(path.read_text())
-    config["movies"] = str(movies / "*.tif")
-    path.write_text(yaml.safe_dump(config))
-
-
 def peak_rss_by_rule(dest: Path) -> dict[str, float]:
     peaks: dict[str, float] = {}
     for tsv in (dest / "logs" / "benchmark").glob("*/*.tsv"):
@@ -109,8 +97,7 @@ def main(n_movies: int, frames: int, shape: tuple[int, int], keep: bool) -> None
         paths = write_movies(scratch / "movies", n_movies, frames, shape)
         source = sum(p.stat().st_size for p in paths)
         decode = decode_seconds(paths)
-        dest = scratch / "wf"
-        deploy(dest, scratch / "movies")
+        dest = deploy(scratch, scratch / "movies", "*.tif")
         started = time.perf_counter()
         run = subprocess.run(["snakemake", "--cores", "2"], cwd=dest, capture_output=True, text=True)
         wall = time.perf_counter() - started

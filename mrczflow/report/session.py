@@ -109,8 +109,8 @@ def pace(session: Session) -> dict[str, float | None]:
     """Does the pipeline keep up? Movies a minute the microscope acquired and the pipeline processes.
 
     ``acquired``: from the movies' time stamps (first to last), None without
-    them. ``per_core``: 60 over the median summed job seconds per stack (every
-    stage), the rate of one core; ``cores_needed``: cores to keep up.
+    them. ``per_core``: :meth:`Session.movies_per_minute` of all stages, the
+    rate of one core; ``cores_needed``: cores to keep up.
     """
     stamps = []
     for stack in session.processed:
@@ -118,8 +118,7 @@ def pace(session: Session) -> dict[str, float | None]:
             stamps.append(datetime.datetime.fromisoformat(session.ingest.get(stack, {}).get("timestamp")))
     span = (max(stamps) - min(stamps)).total_seconds() if len(stamps) > 1 else 0.0
     acquired = 60 * (len(stamps) - 1) / span if span > 0 else None
-    per_stack = [sum(session.seconds[s].values()) for s in session.processed if session.seconds.get(s)]
-    per_core = 60 / float(np.median(per_stack)) if per_stack and np.median(per_stack) > 0 else None
+    per_core = session.movies_per_minute().get("all stages")
     needed = acquired / per_core if acquired and per_core else None
     return {
         "acquired_per_minute": acquired,

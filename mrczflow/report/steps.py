@@ -61,13 +61,13 @@ def session_report(
         out / "stacks.html",
     )
     in_order = {s: session.storage[s] for s in session.processed}
-    keeping_up = pace(session)
+    keeping_up, rates = pace(session), session.movies_per_minute()
     plot_storage(
         in_order,
         session.totals()["ratio"],
         session.throughput(),
         out / "storage.png",
-        movies_per_minute=session.movies_per_minute(),
+        movies_per_minute=rates,
         microscope=keeping_up["acquired_per_minute"],
     )
     plot_outliers(
@@ -99,7 +99,7 @@ def session_report(
         "summary": summary_lines(session),
         "totals": session.totals(),
         "throughput_mb_s": session.throughput(),
-        "movies_per_minute": session.movies_per_minute(),
+        "movies_per_minute": rates,
         "pace": keeping_up,
         "failed": session.failed,
         "refused": session.refused,

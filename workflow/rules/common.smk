@@ -249,9 +249,6 @@ def final_targets():
     return targets
 
 
-# KOMA: stacks are in acquisition order when their names sort that way (SerialEM numbering).
-
-
 def failed_stages():
     """{stack: the stages whose last attempt ended with an ``error:`` line}, read once from the logs."""
     from mrczflow.jobs import error_line
@@ -289,11 +286,9 @@ def koma_window(wildcards):
     return [f"results/koma/sums/{stack}.json" for stack in stacks[lo:hi]]
 
 
-def koma_gain(wildcards):
-    """The gain applied before KOMA: the stack's gamma gain, else the vendor gain, else none."""
-    if GAMMA:
-        return f"results/gain/{wildcards.stack}.gain.mrc"
-    return gain_reference()
+# The gain applied before KOMA: the stack's gamma gain, else the vendor gain, else none
+# (patterns: Snakemake fills in {stack}).
+KOMA_GAIN = "results/gain/{stack}.gain.mrc" if GAMMA else gain_reference()
 
 
 def koma_gain_orientation(wildcards, input):
@@ -315,8 +310,7 @@ def report_gain():
     return words + ["--gamma-gain"] if GAMMA else words
 
 
-def outlier_flags(wildcards):
-    return f"results/outliers/{wildcards.stack}.mask.mrcz" if config["outliers"]["enabled"] else []
+OUTLIER_FLAGS = "results/outliers/{stack}.mask.mrcz" if config["outliers"]["enabled"] else []
 
 
 def keep_gamma_gains():

@@ -18,7 +18,7 @@ rule koma_sum:
     input:
         total="results/sums/{stack}.sum.mrcz",
         record="results/ingest/{stack}.json",
-        flags=outlier_flags,
+        flags=OUTLIER_FLAGS,
         gain=gain_reference(),
     output:
         # The KOMA sum: the filled values beside the raw sum, which it names (no second image).
@@ -51,8 +51,8 @@ rule koma:
         total="results/koma/sums/{stack}.json",
         # KOMA sums of the window; each names its raw sum, made before it by the same stack's ingest.
         window=koma_window,
-        flags=outlier_flags,
-        gain=koma_gain,
+        flags=OUTLIER_FLAGS,
+        gain=KOMA_GAIN,
     output:
         stats="results/koma/{stack}.json",
         gain="results/koma/{stack}.gain.mrc" if config["koma"]["write_gains"] else [],
