@@ -22,6 +22,7 @@ include: "workflow/rules/gain.smk"
 include: "workflow/rules/outliers.smk"
 include: "workflow/rules/koma.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/handoff.smk"
 
 
 rule all:

@@ -213,3 +213,70 @@ def info(files, no_verify, as_json) -> None:
                 click.echo(f"  {key:15s} {value:.3f}" if isinstance(value, float) else f"  {key:15s} {value}")
     if failures:
         raise SystemExit(1)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("output", type=click.Path())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tiff", "mrc"]),
+    default="tiff",
+    show_default=True,
+    help="tiff: uint8 LZW, one page a frame (RELION, MotionCor2/3, cryoSPARC); mrc: plain MRC2014.",
+)
+@click.option("--force", is_flag=True, help="Overwrite outputs that exist (never an input).")
+def export(inputs, output, fmt, force) -> None:
+    """Export archived MRCZ movies INPUTS as movies downstream programs read, every frame checked.
+
+    Each written frame is read back (tifffile/mrcfile) and must match the
+    archive's frame checksum, or nothing is written for that movie.
+    """
+    from .handoff.export import ExportError, export_movie, movie_suffix
+
+    failures = 0
+    pairs = _targets(inputs, output, movie_suffix(fmt), force)
+    with tqdm(total=len(pairs), unit="movie", desc="export", disable=None) as bar:
+        for source, target in pairs:
+            try:
+                export_movie(source, target, fmt)
+            except (MrczError, ExportError, OSError) as exc:
+                failures += 1
+                tqdm.write(f"error: {source}: {exc}", file=click.get_text_stream("stderr"))
+            bar.update(1)
+    if failures:
+        raise SystemExit(1)
+
+
+@main.command("relion-graft")
+@click.argument("ours", type=click.Path(exists=True, file_okay=False))
+@click.argument("motioncorr", type=click.Path(exists=True, file_okay=False))
+@click.argument("output", type=click.Path(file_okay=False))
+def relion_graft(ours, motioncorr, output) -> None:
+    """Put our per-movie gains and hot pixels into RELION's per-movie STARs, for Bayesian polishing.
+
+    OURS is results/handoff/relion/movies; MOTIONCORR a RELION motion-correction
+    job folder, searched for <stack>.star; OUTPUT gets a copy of each of those
+    with our gain, defect file and hot pixels (RELION's shifts kept). RELION's
+    files are never changed.
+    """
+    from .handoff.relion import graft
+
+    theirs = {path.name: path for path in Path(motioncorr).rglob("*.star")}
+    failures = done = 0
+    for mine in sorted(Path(ours).glob("*.star")):
+        if mine.name not in theirs:
+            click.echo(f"error: {mine.name}: not found under {motioncorr}", err=True)
+            failures += 1
+            continue
+        target = Path(output) / theirs[mine.name].relative_to(motioncorr)
+        try:
+            graft(mine, theirs[mine.name], target)
+            done += 1
+        except (ValueError, OSError, KeyError) as exc:
+            click.echo(f"error: {mine}: {exc}", err=True)
+            failures += 1
+    click.echo(f"{done} per-movie STARs written to {output}")
+    if failures:
+        raise SystemExit(1)

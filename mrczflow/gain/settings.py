@@ -19,7 +19,16 @@ class GainSettings(Settings):
     section = "gain"
     steps = {
         step: ("rotate", "flip")
-        for step in ("ingest", "fit_gamma", "apply_gain", "koma_sum", "koma", "session_report")
+        for step in (
+            "ingest",
+            "fit_gamma",
+            "apply_gain",
+            "koma_sum",
+            "koma",
+            "session_report",
+            "handoff",
+            "relion_movie",
+        )
     }
 
     reference: str | None = None

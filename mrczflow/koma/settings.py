@@ -23,6 +23,8 @@ class KomaSettings(Settings):
         "koma_sum": ("high_contrast",),
         "koma": ("form", "denoise", "include", "exclude", "movie_dtype", "movie_compression"),
         "session_report": ("form", "denoise", "include", "exclude"),
+        "handoff": ("form", "denoise", "include", "exclude"),
+        "relion_movie": ("form", "denoise", "include", "exclude"),
     }
 
     enabled: bool = True

@@ -170,11 +170,14 @@ wildcard_constraints:
 def settings_json(name, step):
     """The keys of config section ``name`` that ``step`` reads (its settings object says which), as JSON."""
     from mrczflow.gain.settings import GainSettings, GammaSettings
+    from mrczflow.handoff.settings import HandoffSettings
     from mrczflow.koma.settings import KomaSettings
     from mrczflow.outliers.settings import OutlierSettings
     from mrczflow.storage.settings import CompressSettings, IngestSettings
 
-    classes = (GainSettings, GammaSettings, IngestSettings, CompressSettings, OutlierSettings, KomaSettings)
+    classes = (
+        GainSettings, GammaSettings, IngestSettings, CompressSettings, OutlierSettings, KomaSettings, HandoffSettings
+    )
     keys = {cls.section: cls for cls in classes}[name].keys_for(step)
     return json.dumps({key: config[name][key] for key in keys}, sort_keys=True)
 
@@ -338,3 +341,33 @@ def report_inputs(wildcards):
         inputs += expand("results/koma/{stack}.json", stack=ok)
         inputs += expand("results/koma/sums/{stack}.json", stack=ok)
     return inputs
+
+
+# The hand-off (handoff.smk): exported movies and the stacks that go to RELION, MotionCor, cryoSPARC.
+HANDOFF = config["handoff"]
+HANDOFF_EXT = ".tif" if HANDOFF["format"] == "tiff" else ".mrc"
+HANDOFF_MOVIE = f"results/handoff/movies/{{stack}}{HANDOFF_EXT}"
+RELION_GAIN = f"results/handoff/relion/gains/{{stack}}.gain{HANDOFF_EXT}"
+HANDOFF_STACKS = [s for s in STACKS if s not in FAILED]
+# Where rule handoff finds each stack's files ({stack}; {stage} for logs), and the stages whose failure
+# leaves a stack out of the hand-off.
+HANDOFF_PATHS = {
+    "record": "results/ingest/{stack}.json",
+    "movie": HANDOFF_MOVIE,
+    "koma_sum": "results/koma/sums/{stack}.json",
+    "mask": "results/outliers/{stack}.mask.mrcz",
+    "log": "logs/{stage}/{stack}.log",
+}
+HANDOFF_STAGES = "ingest,outliers,koma_sum,koma,export_movie"
+# A per-movie gain exists when there is a gain to give: KOMA's, or the gamma/vendor gain.
+RELION_MOVIE_GAIN = HANDOFF["per_movie_gains"] and bool(config["koma"]["enabled"] or gain_reference())
+
+
+def handoff_movies(wildcards):
+    """The exported movies a target needs (none when they are temporary: your rules ask for them)."""
+    return [] if HANDOFF["temp_movies"] else expand(HANDOFF_MOVIE, stack=HANDOFF_STACKS)
+
+
+def koma_words(wildcards):
+    """``--koma-settings`` for the hand-off steps when KOMA is on."""
+    return ["--koma-settings", settings_json("koma", "handoff")] if config["koma"]["enabled"] else []
