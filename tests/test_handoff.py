@@ -69,6 +69,13 @@ def test_export_reads_back_bit_exact_in_tifffile_and_mrcfile(tmp_path_factory, c
     assert np.array_equal(read_movie(out).reshape(counts.shape), counts)
 
 
+def test_mrc_export_warns_of_counts_a_signed_reader_would_misread(tmp_path):
+    archive = tmp_path / "a.mrcz"
+    mrcz.write(archive, np.full((1, 4, 4), 200, np.uint8))
+    assert "127" in export_movie(archive, tmp_path / "a.mrc", "mrc")["warning"]
+    assert "warning" not in export_movie(archive, tmp_path / "a.tif", "tiff")
+
+
 def test_export_of_a_corrupt_archive_names_it_and_writes_nothing(tmp_path):
     counts = np.random.default_rng(0).integers(0, 5, (3, 32, 32), dtype=np.uint8)
     archive = tmp_path / "a.mrcz"
@@ -344,3 +351,43 @@ def test_per_movie_star_and_graft_keep_relions_shifts(tmp_path):
 def test_movies_star_refuses_an_unknown_pixel_size(tmp_path):
     with pytest.raises(ValueError, match="pixel_size"):
         write_movies_star(tmp_path / "m.star", [Movie("/a.tif", None)], Optics(pixel_size=0.0))
+
+
+# --- the session gain keeps KOMA's flat field only where it flattens stacks it was not made from ------
+
+
+def _koma_sums(folder, expected, n, seed):
+    from mrczflow.koma.steps import koma_sum
+    from mrczflow.storage.sums import write_stack_sum
+
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        raw = folder / f"s{i}.sum.mrcz"
+        write_stack_sum(raw, rng.poisson(expected).astype(np.int32), stack=f"s{i}", frames=40)
+        paths.append(folder / f"s{i}.json")
+        koma_sum(raw, paths[-1], stack=f"s{i}")
+    return paths
+
+
+@pytest.mark.parametrize("stale", [False, True], ids=["good gain", "stale gain"])
+def test_session_gain_uses_koma_only_when_it_flattens_held_out_stacks(tmp_path, stale):
+    from mrczflow.handoff.session import block_spread, session_gain
+
+    shape = (128, 128)
+    rng = np.random.default_rng(0)
+    response = np.exp(rng.normal(0, 0.05, shape))
+    response[:, 40:60] *= 1.15  # a band the stale gain does not know
+    expected = 40 * 4.0 * response
+    truth_gain = 1 / response
+    pre = truth_gain.copy()
+    if stale:
+        pre[:, 40:60] *= 1.15  # the gain was made before the band appeared
+    gain, how = session_gain(_koma_sums(tmp_path, expected, 12, 1), pre.astype(np.float32))
+    held = np.random.default_rng(9).poisson(expected * 12).astype(np.float64)
+    if stale:
+        assert "flattened" in how
+        assert block_spread(held * gain) < 0.5 * block_spread(held * pre)
+    else:
+        assert "alone" in how
+        assert np.array_equal(gain, pre.astype(np.float32))

@@ -71,6 +71,7 @@ def export_movie(
         shape = (reader.n_frames, *reader.header.shape[1:])
         dtype = np.dtype(reader.dtype)
         written: list[str] = []
+        top = 0
         with atomic_path(out) as tmp:
             if fmt == "tiff":
                 big = shape[0] * shape[1] * shape[2] * dtype.itemsize >= BIGTIFF_FROM
@@ -87,6 +88,7 @@ def export_movie(
                     for frame in reader:
                         writer.write_frame(frame)
                         written.append(checksum(frame))
+                        top = max(top, int(frame.max()) if frame.size else 0)
                         if on_frame:
                             on_frame()
             reference = expected if expected is not None else written
@@ -98,4 +100,11 @@ def export_movie(
             if count != shape[0]:
                 raise ExportError(f"{os.fspath(out)}: {count} frames read back, the archive has {shape[0]}")
             size = tmp.stat().st_size
-    return {"frames": shape[0], "shape": list(shape), "dtype": str(dtype), "format": fmt, "bytes": size}
+    info = {"frames": shape[0], "shape": list(shape), "dtype": str(dtype), "format": fmt, "bytes": size}
+    if fmt == "mrc" and dtype == np.uint8 and top > 127:
+        # MRC mode 0 is signed unless a reader honours IMOD's unsigned flag (IMOD, MotionCor, RELION do).
+        info["warning"] = (
+            f"{os.fspath(out)}: counts up to {top} in MRC mode 0: a reader that ignores IMOD's unsigned-byte"
+            " flag sees counts above 127 as negative; TIFF has no such ambiguity"
+        )
+    return info

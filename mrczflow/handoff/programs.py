@@ -77,8 +77,12 @@ def write_handoff(
     vendor_gain: str | None = None,
     vendor_rotate: int = 0,
     vendor_flip: str = "none",
+    gain_note: str | None = None,
 ) -> list[str]:
-    """Write ``program``'s hand-off folder (module doc); returns the files written."""
+    """Write ``program``'s hand-off folder (module doc); returns the files written.
+
+    ``gain_note`` says how the gain was made (written in ``commands.txt``).
+    """
     if program not in PROGRAMS:
         raise ValueError(f"program must be one of {PROGRAMS}, got {program!r}")
     if not movies:
@@ -112,6 +116,8 @@ def write_handoff(
         write_movies_star(star, movies, optics)
         written.append(str(star))
     lines = _commands(program, out, movies, fmt, optics, dose, frames, gain_path, defect_map, defect_list)
+    if gain_note and gain_path:
+        lines.insert(2, f"# The gain: {gain_note}.")
     lines += _vendor_flags(program, vendor_gain, fmt, frame_shape, vendor_rotate, vendor_flip)
     commands = out / "commands.txt"
     with atomic_path(commands) as tmp:

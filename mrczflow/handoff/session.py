@@ -8,7 +8,12 @@ the frames again:
   in the movies' orientation, raised to gamma at the session's median dose
   rate when gamma is on), times the reciprocal flat field of the KOMA sums of
   an evenly spaced sample of stacks (paper section 5.2 over the sample instead
-  of a moving window; stacks the KOMA screen keeps out are left out here too);
+  of a moving window; stacks the KOMA screen keeps out are left out here too)
+  -- but only if that flat field earns its place: made from half of the
+  sample, it must flatten the other half (both ways round) beyond what the
+  gain alone does. Otherwise its own noise would be stamped on every movie
+  (a short session against a good vendor gain), and the gain alone is handed
+  off; :func:`session_gain` says which and by how much;
 - the **defect map** marks the pixels the outlier filter flagged in at least
   ``persistent`` of the sample's stacks: detector defects, not one stack's
   cosmic ray or a transient hot pixel (those stay per movie: RELION's
@@ -56,18 +61,79 @@ def persistent_defects(mask_paths: Sequence[str | os.PathLike], persistent: floa
     return count >= max(1, int(np.ceil(persistent * len(mask_paths))))
 
 
+def block_spread(image: np.ndarray, block: int = 8) -> float:
+    """Relative spread of ``block`` x ``block`` means: the fixed pattern left in a sum."""
+    ny, nx = (n // block * block for n in image.shape)
+    if ny == 0 or nx == 0:
+        return float(np.std(image) / max(np.mean(image), 1e-12))
+    means = (
+        np.asarray(image, np.float64)[:ny, :nx]
+        .reshape(ny // block, block, nx // block, block)
+        .mean(axis=(1, 3))
+    )
+    return float(means.std() / max(means.mean(), 1e-12))
+
+
+def pixel_spread(image: np.ndarray, size: int = 9) -> float:
+    """Relative spread of each pixel about its ``size``-px neighbourhood: pixel-to-pixel pattern and shot noise.
+
+    Specimen and slow gain variations divide out; what a gain leaves wrong
+    from pixel to pixel (its own noise, a missing pixel pattern) adds to it.
+    """
+    from scipy import ndimage
+
+    image = np.asarray(image, np.float64)
+    local = ndimage.uniform_filter(image, size, mode="nearest")
+    ratio = np.divide(image, local, out=np.ones_like(image), where=local > 0)
+    return float(ratio.std())
+
+
+def _window(paths: Sequence[str | os.PathLike], settings: KomaSettings) -> WindowSum:
+    window = WindowSum("", sum_shape(paths[0]), settings)
+    for path in paths:
+        window.add(path)
+    return window
+
+
 def session_gain(
     koma_sums: Sequence[str | os.PathLike],
     pre_gain: np.ndarray | None,
     settings: KomaSettings | None = None,
-) -> np.ndarray | None:
-    """The session's multiplicative gain (float32): ``pre_gain`` times the sample's KOMA flat field.
+) -> tuple[np.ndarray | None, str]:
+    """The session's multiplicative gain (float32) and a sentence on how it was made (module doc).
 
-    With no KOMA sums it is ``pre_gain`` (None when there is none either).
+    With no KOMA sums it is ``pre_gain`` (None when there is none either); with
+    no ``pre_gain`` it is the sample's KOMA flat field.
     """
+    settings = settings or KomaSettings()
     if not koma_sums:
-        return None if pre_gain is None else np.asarray(pre_gain, np.float32)
-    window = WindowSum("", sum_shape(koma_sums[0]), settings or KomaSettings())
-    for path in koma_sums:
-        window.add(path)
-    return window.correction(pre_gain).gain_reference().astype(np.float32)
+        if pre_gain is None:
+            return None, "no gain: no gain reference and KOMA off"
+        return np.asarray(pre_gain, np.float32), "the gain applied before KOMA (KOMA off)"
+    window = _window(koma_sums, settings)
+    koma = window.correction(pre_gain).gain_reference().astype(np.float32)
+    if pre_gain is None:
+        return koma, f"KOMA's flat field of {window.n_stacks} stacks (no gain reference)"
+    halves = [list(koma_sums[0::2]), list(koma_sums[1::2])]
+    if min(len(h) for h in halves) < 2:
+        return koma, f"the gain before KOMA times KOMA's flat field of {window.n_stacks} stacks"
+    gains = [np.asarray(pre_gain, np.float64)] * 2
+    better = []
+    for made, tested in ((0, 1), (1, 0)):
+        flat = _window(halves[made], settings).correction(pre_gain).gain_reference()
+        held = _window(halves[tested], settings).total.astype(np.float64)
+        better.append(
+            min(
+                block_spread(held * gains[tested]) - block_spread(held * flat),
+                pixel_spread(held * gains[tested]) - pixel_spread(held * flat),
+            )
+        )
+    if min(better) > 0:
+        return koma, (
+            f"the gain before KOMA times KOMA's flat field of {window.n_stacks} stacks (made from half the"
+            f" sample, it flattened the other half further, block by block and pixel by pixel)"
+        )
+    return np.asarray(pre_gain, np.float32), (
+        f"the gain before KOMA alone: KOMA's flat field of {window.n_stacks} stacks did not flatten"
+        " stacks it was not made from (a short session against a good gain reference)"
+    )

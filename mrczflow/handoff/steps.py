@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,10 @@ def export_step(archive: str | os.PathLike, out: str | os.PathLike, *, stack: st
     with mrcz.MrczReader(archive) as reader:
         n_frames = reader.n_frames
     with progress(n_frames, f"export {stack}") as bar:
-        return export_movie(archive, out, fmt, on_frame=lambda: bar.update(1))
+        info = export_movie(archive, out, fmt, on_frame=lambda: bar.update(1))
+    if info.get("warning"):
+        print(f"warning: {stack}: {info['warning']}", file=sys.stderr, flush=True)
+    return info
 
 
 def pre_koma_gain(
@@ -83,6 +87,7 @@ def handoff_step(
     pre = pre_koma_gain(
         vendor_gain, shape[1:], orientation, fit_path, float(np.median(rates)) if rates else None
     )
+    session, how = session_gain(koma_sums, pre, koma)
     return write_handoff(
         program,
         out_dir,
@@ -91,7 +96,8 @@ def handoff_step(
         frames=shape[0],
         fmt=fmt,
         optics=optics,
-        gain=session_gain(koma_sums, pre, koma),
+        gain=session,
+        gain_note=how,
         defects=persistent_defects(masks, persistent) if masks else None,
         vendor_gain=vendor_gain,
         vendor_rotate=orientation.rotate,
