@@ -84,6 +84,22 @@ def test_the_noise_reduction_reads_true_at_any_value():
     assert reduction(0.001, 0.002) == "no lower"
 
 
+def results_paths(root):
+    """Where the report finds each stack's records under ``root`` (the workflow's layout)."""
+    return ReportPaths(
+        ingest=f"{root}/results/ingest/{{stack}}.json",
+        storage=f"{root}/results/mrcz/{{stack}}.json",
+        archive=f"{root}/results/mrcz/{{stack}}.mrcz",
+        outliers=f"{root}/results/outliers/{{stack}}.json",
+        mask=f"{root}/results/outliers/{{stack}}.mask.mrcz",
+        screen=f"{root}/results/koma/sums/{{stack}}.json",
+        sums=f"{root}/results/koma/sums/{{stack}}.sum.mrcz",
+        koma=f"{root}/results/koma/{{stack}}.json",
+        log=f"{root}/logs/{{stage}}/{{stack}}.log",
+        benchmark=f"{root}/logs/benchmark/{{stage}}/{{stack}}.tsv",
+    )
+
+
 def write(path, record):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record))
@@ -104,19 +120,7 @@ def test_summary_lists_failed_stacks_with_their_error_and_anomalous_outlier_coun
             tmp_path / "results" / "outliers" / f"{stack}.json",
             {"hot": 5000 if stack == "s6" else 40 + i, "dead": 4},
         )
-    paths = ReportPaths(
-        ingest=f"{tmp_path}/results/ingest/{{stack}}.json",
-        storage=f"{tmp_path}/results/mrcz/{{stack}}.json",
-        archive=f"{tmp_path}/results/mrcz/{{stack}}.mrcz",
-        outliers=f"{tmp_path}/results/outliers/{{stack}}.json",
-        mask=f"{tmp_path}/results/outliers/{{stack}}.mask.mrcz",
-        screen=f"{tmp_path}/results/koma/sums/{{stack}}.json",
-        sums=f"{tmp_path}/results/koma/sums/{{stack}}.sum.mrcz",
-        koma=f"{tmp_path}/results/koma/{{stack}}.json",
-        log=f"{tmp_path}/logs/{{stage}}/{{stack}}.log",
-        benchmark=f"{tmp_path}/logs/benchmark/{{stage}}/{{stack}}.tsv",
-    )
-    session = collect(stacks, paths)
+    session = collect(stacks, results_paths(tmp_path))
     assert session.failed == {"s3": "ingest: error: s3: movie.mrc: truncated file"}
     assert set(anomalous(session)) == {"s6"}
     lines = summary_lines(session)
@@ -184,3 +188,19 @@ def test_disk_written_counts_every_file_but_the_temporary_ones(tmp_path):
         (tmp_path / name).write_bytes(b"x" * size)
     assert disk_written(tmp_path) == 1111
     assert disk_written(tmp_path, ["gain/*.gain.mrc"]) == 111
+
+
+def test_an_anomaly_is_a_count_beyond_noise_not_a_few_false_flags_or_a_blind_dose(tmp_path):
+    # Dead: 40 in most stacks; one stack at a dose where no dead call is possible has 0 (expected).
+    # Hot: 5 in most stacks; one has 14 with 3 false flags expected (noise); one has 5000 (anomaly).
+    stacks = [f"s{i}" for i in range(9)]
+    for i, stack in enumerate(stacks):
+        record = {"hot": 5 + i % 2, "dead": 40 + i % 3, "expected_false_hot": 3.0, "expected_false_dead": 3.0}
+        if stack == "s2":
+            record.update(dead=0, dead_detectable_fraction=0.0)
+        if stack == "s4":
+            record["hot"] = 14
+        if stack == "s7":
+            record["hot"] = 5000
+        write(tmp_path / "results" / "outliers" / f"{stack}.json", record)
+    assert anomalous(collect(stacks, results_paths(tmp_path))) == {"s7": "5000 hot pixels (far above the session's median)"}

@@ -23,6 +23,7 @@ class GainSettings(Settings):
             "ingest",
             "fit_gamma",
             "apply_gain",
+            "outliers",
             "koma_sum",
             "koma",
             "session_report",

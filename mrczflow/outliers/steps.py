@@ -8,10 +8,12 @@ from typing import Any
 
 from .. import mrcz
 from ..fileio import atomic_path
+from ..gain.reference import load_gain
+from ..gain.settings import GainSettings
 from ..jobs import read_json, write_json
 from ..storage.sums import read_stack_sum
 from .defects import defect_list
-from .detect import CLUSTERED, DEAD, HOT, detect
+from .detect import CLUSTERED, DEAD, HOT, LINE, detect
 from .settings import OutlierSettings
 
 
@@ -24,20 +26,30 @@ def outliers(
     stack: str,
     record_path: str | os.PathLike | None = None,
     settings: OutlierSettings | None = None,
+    gain_path: str | os.PathLike | None = None,
+    gain: GainSettings | None = None,
 ) -> dict[str, Any]:
     """Per-stack outlier detection (:mod:`.detect`): flag image (MRCZ), defect list and statistics (JSON).
 
     Reads the stack's sum (written by ingest: the frames are not read again);
-    holds it and a few frame-sized arrays.
+    holds it and a few frame-sized arrays. ``gain_path`` (the vendor gain,
+    oriented by ``gain``) gives each pixel its own response (:func:`.detect.detect`).
     """
     started = time.perf_counter()
     settings = settings or OutlierSettings()
     total, _ = read_stack_sum(sum_path)
-    detection = detect(total, settings)
+    reference = None
+    if gain_path is not None:
+        orientation = gain or GainSettings()
+        reference = load_gain(gain_path, total.shape, orientation.rotate, orientation.flip)
+    detection = detect(total, settings, reference)
     mrcz.write(
         mask_out,
         detection.flags,
-        metadata={"flags": {"hot": HOT, "dead": DEAD, "clustered": CLUSTERED}, "params": settings.as_dict()},
+        metadata={
+            "flags": {"hot": HOT, "dead": DEAD, "clustered": CLUSTERED, "line": LINE},
+            "params": settings.as_dict(),
+        },
     )
     with atomic_path(defects_out) as tmp:
         tmp.write_text(defect_list(detection))

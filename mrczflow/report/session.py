@@ -193,11 +193,38 @@ def collect(stacks: list[str], paths: ReportPaths) -> Session:
 
 
 def anomalous(session: Session, limit: float = 5.0) -> dict[str, str]:
-    """Stacks whose hot or dead pixel count is more than ``limit`` robust sigmas from the session's median."""
+    """Stacks whose hot or dead pixel count is beyond what noise gives, and far from the session's median.
+
+    Far: more than ``limit`` robust sigmas of the session's (log) counts from
+    its median. Beyond noise: the count differs from the median by more than
+    ``limit`` Poisson sigmas of the median count plus the stack's expected
+    false flags (its stats' ``expected_false_hot/dead``), so a handful of
+    noise flags is never an anomaly. Fewer dead pixels where the dose allows
+    no dead call (``dead_detectable_fraction`` < 1) is expected, not an anomaly.
+    """
     flagged: dict[str, str] = {}
     names = [s for s in session.stacks if s in session.outliers]
     if len(names) < 3:
         return flagged
+    for kind in ("hot", "dead"):
+        counts = [session.outliers[s][kind] for s in names]
+        values = np.log1p(counts)
+        median = np.median(values)
+        typical = float(np.expm1(median))
+        spread = 1.4826 * np.median(np.abs(values - median)) or 0.1
+        for name, value, count in zip(names, values, counts, strict=True):
+            record = session.outliers[name]
+            z = (value - median) / spread
+            expected = float(record.get(f"expected_false_{kind}") or 0.0)
+            beyond_noise = abs(count - typical) > limit * np.sqrt(typical + expected + 1.0)
+            blind = (
+                kind == "dead" and z < 0 and float(record.get("dead_detectable_fraction", 1.0) or 0.0) < 0.99
+            )
+            if abs(z) > limit and beyond_noise and not blind:
+                flagged[name] = (
+                    f"{count} {kind} pixels ({'far above' if z > 0 else 'far below'} the session's median)"
+                )
+    return flagged
     for kind in ("hot", "dead"):
         values = np.log1p([session.outliers[s][kind] for s in names])
         median = np.median(values)

@@ -9,6 +9,11 @@ ones, and their number follows the cumulative dose linearly from
 drawn log-uniformly from ``hot_rate_min``-``hot_rate_max`` counts/frame.
 Dead pixels are stable: once dead, dead for the rest of the session; their
 number grows from ``dead_fraction_start`` to ``dead_fraction_end`` the same way.
+
+A second model, so that tests do not tune to one (SPEC section 5):
+``hot_rate_model: graded`` draws rates from a gamma law (mostly faint, a few
+bright), and ``hot_cluster_fraction`` of new hot pixels bring one or two hot
+neighbours (2-3 px clusters).
 """
 
 from __future__ import annotations
@@ -73,8 +78,37 @@ class DefectSchedule:
             taken = np.concatenate([hot, self._dead])
             fresh = np.setdiff1d(rng.choice(self.n_pixels, 2 * missing + 16, replace=False), taken)
             fresh = rng.permutation(fresh)[:missing]
-            log_rates = rng.uniform(np.log(c.hot_rate_min), np.log(c.hot_rate_max), fresh.size)
+            if c.hot_rate_model == "graded":
+                fresh_rates = rng.gamma(c.hot_rate_shape, c.hot_rate_mean / c.hot_rate_shape, fresh.size)
+            else:
+                fresh_rates = np.exp(rng.uniform(np.log(c.hot_rate_min), np.log(c.hot_rate_max), fresh.size))
+            if c.hot_cluster_fraction > 0:
+                fresh, fresh_rates = self._clusters(fresh, fresh_rates, np.concatenate([hot, self._dead]))
             hot = np.concatenate([hot, fresh])
-            rates = np.concatenate([rates, np.exp(log_rates).astype(np.float32)])
+            rates = np.concatenate([rates, fresh_rates.astype(np.float32)])
         self._hot, self._rates = hot, rates
         return StackDefects(hot.copy(), rates.copy(), self._dead.copy())
+
+    def _clusters(
+        self, fresh: np.ndarray, rates: np.ndarray, taken: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Give ``hot_cluster_fraction`` of ``fresh`` hot pixels one or two hot neighbours (right, below)."""
+        c, rng = self.config, self.rng
+        ny, nx = c.shape
+        seeds = np.flatnonzero(rng.random(fresh.size) < c.hot_cluster_fraction)
+        extra, extra_rates = [], []
+        for i in seeds.tolist():
+            y, x = divmod(int(fresh[i]), nx)
+            for dy, dx in [(0, 1), (1, 0)][: int(rng.integers(1, 3))]:
+                if y + dy < ny and x + dx < nx:
+                    extra.append((y + dy) * nx + x + dx)
+                    extra_rates.append(rates[i] * rng.uniform(0.3, 1.0))
+        if not extra:
+            return fresh, rates
+        extra_arr = np.array(extra, np.int64)
+        new = ~np.isin(extra_arr, np.concatenate([taken, fresh]))
+        extra_arr, unique = np.unique(extra_arr[new], return_index=True)
+        return (
+            np.concatenate([fresh, extra_arr]),
+            np.concatenate([rates, np.asarray(extra_rates)[new][unique]]),
+        )

@@ -73,6 +73,14 @@ class DetectorConfig:
     dead_fraction_start: float = knob(160 / K2_PIXELS, "dead pixels at the start, fraction of pixels")
     dead_fraction_end: float = knob(180 / K2_PIXELS, "dead pixels after --hot-growth-dose (they stay dead)")
     gain_reference_counts: float = knob(20000.0, "counts/pixel in the vendor's gain flat (sets its noise)")
+    hot_rate_model: str = knob(
+        "log-uniform", "hot pixel rates: log-uniform (paper) or graded (gamma: many faint, few bright)"
+    )
+    hot_rate_mean: float = knob(1.0, "graded model: mean extra counts/frame of a hot pixel")
+    hot_rate_shape: float = knob(0.5, "graded model: gamma shape of the rates (below 1: mostly faint)")
+    hot_cluster_fraction: float = knob(0.0, "share of new hot pixels that come as 2-3 px clusters")
+    line_defects: int = knob(0, "warm or cold rows/columns, whole or segments of 64 px or more")
+    line_excess: tuple[float, float] = knob((0.2, 0.6), "range of a line defect's relative excess or deficit")
     gamma: GammaLaw = knob(GammaLaw(), "gamma(dose rate) law of the etching response (paper Eq. 11)")
 
 
@@ -92,6 +100,10 @@ class Detector:
         flat = self.pixel_gain * np.exp(self.etching)
         noisy = flat * (1 + rng.normal(0, 1 / np.sqrt(counts), config.shape)) if counts > 0 else flat
         self.vendor_gain = (noisy.mean() / noisy).astype(np.float32)
+        # Drawn last, and only when asked for: the default model's random stream is unchanged.
+        self.line_factor = (
+            self._line_defects(rng) if config.line_defects else np.ones(config.shape, np.float32)
+        )
 
     def _etching(self, rng: np.random.Generator) -> np.ndarray:
         """Low-frequency sweeps, mostly diagonal, with std ``etching_amplitude``."""
@@ -108,6 +120,24 @@ class Detector:
             )
         pattern -= pattern.mean()
         return pattern * (self.config.etching_amplitude / pattern.std()) if pattern.std() else pattern
+
+    def _line_defects(self, rng: np.random.Generator) -> np.ndarray:
+        """Multiplicative factor of warm (> 1) and cold (< 1) rows and columns, whole or segments >= 64 px."""
+        ny, nx = self.config.shape
+        factor = np.ones((ny, nx), np.float32)
+        low, high = self.config.line_excess
+        for _ in range(self.config.line_defects):
+            column = rng.random() < 0.5
+            length = ny if column else nx
+            index = int(rng.integers(0, nx if column else ny))
+            size = length if rng.random() < 0.5 or length <= 128 else int(rng.integers(64, length // 2 + 1))
+            start = int(rng.integers(0, length - size + 1))
+            change = float(rng.uniform(low, high)) * (1 if rng.random() < 0.5 else -1)
+            if column:
+                factor[start : start + size, index] = 1 + change
+            else:
+                factor[index, start : start + size] = 1 + change
+        return factor
 
     def _lines(self, rng: np.random.Generator) -> np.ndarray:
         """Horizontal read-out lines on the right half, zero mean over every 64-row band."""

@@ -112,7 +112,12 @@ class StackSimulation:
         self.canvas = render(specimen, shape, self.margin, rng, particle_radius=particle_radius)
         alive = np.ones(shape[0] * shape[1], np.float32)
         alive[defects.dead_indices] = 0
-        self.base = detector.gain(dose_rate) * alive.reshape(shape) * np.float32(self.detected_per_frame)
+        self.base = (
+            detector.gain(dose_rate)
+            * detector.line_factor
+            * alive.reshape(shape)
+            * np.float32(self.detected_per_frame)
+        )
         config = detector.config
         self.additive = config.cmos_counts * detector.lines
         self.additive += spread_hot_pixels(shape, defects.hot_indices, defects.hot_rates)
@@ -185,6 +190,7 @@ def _truth_record(sims: list[StackSimulation], detector: Detector, extra: dict) 
         "pixel_gain": detector.pixel_gain,
         "etching": detector.etching,
         "lines": detector.lines,
+        "line_factor": detector.line_factor,
         "vendor_gain": detector.vendor_gain,
         "dose_rate": np.array([s.dose_rate for s in sims]),
         "dose_per_frame": np.array([s.dose_per_frame for s in sims]),

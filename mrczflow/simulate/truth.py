@@ -47,6 +47,7 @@ class Truth:
         self.pixel_gain = self._data["pixel_gain"]
         self.etching = self._data["etching"]
         self.lines = self._data["lines"]
+        self.line_factor = self._data.get("line_factor", np.ones(self.shape, np.float32))
         self.vendor_gain = self._data["vendor_gain"]
         self.dose_rate = self._data["dose_rate"]
         self.n_stacks = len(self.dose_rate)
@@ -79,7 +80,7 @@ class Truth:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(true_outliers, ambiguous)`` boolean masks of stack ``index`` (see module docstring)."""
         s = self.stack(index)
-        clean = s.n_frames * s.detected_per_frame * self.gain(s.dose_rate)
+        clean = s.n_frames * s.detected_per_frame * self.gain(s.dose_rate) * self.line_factor
         excess = s.n_frames * spread_hot_pixels(self.shape, s.hot_indices, s.hot_rates)
         significance = excess / np.sqrt(np.maximum(clean, 1e-9))
         truth = significance >= hot_sigma
@@ -91,6 +92,10 @@ class Truth:
         truth |= dead & detectable
         ambiguous |= dead & ~detectable
         return truth, ambiguous & ~truth
+
+    def line_defects(self, min_excess: float = 0.2) -> np.ndarray:
+        """Pixels of warm or cold line defects whose relative excess or deficit is at least ``min_excess``."""
+        return np.abs(self.line_factor - 1) >= min_excess - 1e-6
 
     def hot_mask(self, index: int) -> np.ndarray:
         """Centres of the hot pixels of stack ``index``."""

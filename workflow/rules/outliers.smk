@@ -6,6 +6,8 @@ rule outliers:
     input:
         total="results/sums/{stack}.sum.mrcz",
         record="results/ingest/{stack}.json",
+        # The vendor gain, when configured: each pixel's own response in its expected sum.
+        gain=gain_reference(),
     output:
         mask="results/outliers/{stack}.mask.mrcz",
         defects="results/outliers/{stack}.defects.txt",
@@ -13,6 +15,8 @@ rule outliers:
     params:
         script=os.path.join(SCRIPTS, "outliers.py"),
         settings=step_settings("outliers", "outliers"),
+        gain=option("--gain", "gain"),
+        gain_settings=step_settings("gain", "outliers"),
     log:
         "logs/outliers/{stack}.log",
     benchmark:
@@ -25,4 +29,5 @@ rule outliers:
         "../../envs/mrczflow.yaml"
     shell:
         "python {params.script:q} {input.total:q} {output.mask:q} {output.defects:q} {output.stats:q}"
-        " --record {input.record:q} --stack {wildcards.stack:q} --settings {params.settings:q} > {log:q} 2>&1"
+        " --record {input.record:q} --stack {wildcards.stack:q} --settings {params.settings:q}"
+        " {params.gain:q} --gain-settings {params.gain_settings:q} > {log:q} 2>&1"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from mrczflow.gain.settings import GainSettings
 from mrczflow.jobs import run_guarded
 from mrczflow.outliers.settings import OutlierSettings
 from mrczflow.outliers.steps import outliers
@@ -25,7 +26,9 @@ STEP = "outliers"  # the name of the rule, of this script and of its step functi
 )
 @click.option("--stack", required=True)
 @click.option("--settings", "settings_json", default=None, help="config section outliers, as JSON")
-def main(stack_sum, mask_out, defects_out, stats_out, record, stack, settings_json) -> None:
+@click.option("--gain", default=None, help="the vendor gain reference (each pixel's own response)")
+@click.option("--gain-settings", "gain_json", default=None, help="config section gain (orients it), as JSON")
+def main(stack_sum, mask_out, defects_out, stats_out, record, stack, settings_json, gain, gain_json) -> None:
     """Find the outliers in STACK_SUM (the stack's sum, from rule ingest): MASK_OUT (MRCZ flags), DEFECTS_OUT (MotionCor2/RELION), STATS_OUT (JSON)."""
     run_guarded(
         stack,
@@ -38,6 +41,8 @@ def main(stack_sum, mask_out, defects_out, stats_out, record, stack, settings_js
             stack=stack,
             record_path=record,
             settings=OutlierSettings.for_step(STEP, settings_json),
+            gain_path=gain,
+            gain=GainSettings.for_step(STEP, gain_json) if gain_json else None,
         ),
     )
 

@@ -1,0 +1,328 @@
+"""Rows and columns: the read-out line pattern every detector has, and line defects (SPEC section 3, step 5).
+
+Every row and column carries a small offset (a CMOS read-out pattern, a
+column amplifier), often different in each read-out half of the sensor (the
+simulated K2's lines run over the right half only): :func:`line_offsets`
+measures it per half line (the median of the trimmed means of its 32-px
+pieces, so neither hot pixels nor a defective segment pull it) and
+the count model takes it into each pixel's expected level, so it neither
+widens the pixel limits nor is mistaken for outliers.
+
+A *line defect* is a row or column, whole or a segment of 64 px or more, that
+stands out of that pattern: a warm column 20% above its neighbours is
+invisible pixel by pixel at low dose, but pooled along the column it is far
+out (at 0.1 e/px/frame x 30 frames a whole 3,838-px K2 column is ~21 sigma
+out). Two tests, each both
+
+- significant, against the spread the test actually shows on this stack (the
+  robust spread of all lines, or all windows of one length, but never less
+  than counting noise): beyond the level that gives ``false_alarms`` false
+  finds per stack over all lines and windows tested (Bonferroni); and
+- large: an excess or deficit of at least ``min_excess`` of the local level;
+
+are made: half lines on their offsets (a whole bad line is its two halves), and segments (windows of 64, 128,
+256 ... px, half-overlapping, finest first) on what is left once the
+offsets are in the model. At 0.1 e/px/frame x 30 frames a 20% excess over
+64 px is only ~2.8 sigma of counting noise, so short segments are found from
+about 0.5 e/px/frame on; benchmarks/bench_outliers.py prints line recall by
+dose.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+from scipy import special
+
+MIN_SEGMENT = 64
+TRIM_SIGMA = 6.0
+
+
+@dataclasses.dataclass(frozen=True)
+class LineDefect:
+    """One defective line or segment: ``axis`` "column" or "row", its ``index``, pixels ``start:stop`` along it."""
+
+    axis: str
+    index: int
+    start: int
+    stop: int
+    excess: float  # relative to the local level: +0.2 = 20% warm
+    z: float
+
+    def rectangle(self) -> tuple[int, int, int, int]:
+        """``x y w h`` (MotionCor2 -DefectFile)."""
+        if self.axis == "column":
+            return (self.index, self.start, 1, self.stop - self.start)
+        return (self.start, self.index, self.stop - self.start, 1)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+OFFSET_BLOCK = 32
+
+
+def _piecewise_offset(
+    residual: np.ndarray, bound: np.ndarray, axis: int, exclude: np.ndarray | None
+) -> np.ndarray:
+    """Offset of each line along ``axis``: the median over 32-px pieces of their trimmed means.
+
+    Trimmed (beyond ``bound``), so hot pixels do not pull a piece; the median
+    over pieces, so a defective segment covering less than half the line does
+    not shift the offset of the rest.
+    """
+    keep = np.abs(residual) <= bound
+    if exclude is not None:
+        keep &= ~exclude
+    values = np.moveaxis(np.where(keep, residual, np.float32(0)), axis, 0)
+    kept = np.moveaxis(keep, axis, 0)
+    length = values.shape[0]
+    pieces = []
+    for start in range(0, length, OFFSET_BLOCK):
+        stop = min(length, start + OFFSET_BLOCK)
+        if stop - start < OFFSET_BLOCK // 2 and pieces:
+            break
+        count = kept[start:stop].sum(axis=0)
+        mean = values[start:stop].sum(axis=0, dtype=np.float64) / np.maximum(count, 1)
+        pieces.append(np.where(count > 0, mean, np.nan))
+    with warnings.catch_warnings():  # a line left out entirely (a defect already found) has no offset
+        warnings.simplefilter("ignore", RuntimeWarning)
+        offsets = np.nanmedian(np.array(pieces), axis=0)
+    return np.nan_to_num(offsets)
+
+
+def halves(length: int) -> list[tuple[int, int]]:
+    """The two read-out halves of a line of ``length`` px."""
+    return [(0, length // 2), (length // 2, length)]
+
+
+def line_offsets(
+    total: np.ndarray, background: np.ndarray, exclude: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Additive offsets (counts) over the smooth ``background``: rows ``(ny, 2)`` by half, columns ``(2, nx)``.
+
+    ``exclude`` (outliers and line defects already found) is left out, so a
+    defective segment does not shift the offset of the rest of its half line.
+    """
+    x = np.asarray(total, np.float32)
+    b = np.asarray(background, np.float32)
+    bound = TRIM_SIGMA * np.sqrt(b) + np.float32(1.0)
+    ny, nx = x.shape
+    columns = np.zeros((2, nx))
+    for k, (start, stop) in enumerate(halves(ny)):
+        part = None if exclude is None else exclude[start:stop]
+        columns[k] = _piecewise_offset(x[start:stop] - b[start:stop], bound[start:stop], 0, part)
+    rest = x - b - expand_offsets(np.zeros((ny, 2)), columns)
+    rows = np.zeros((ny, 2))
+    for k, (start, stop) in enumerate(halves(nx)):
+        part = None if exclude is None else exclude[:, start:stop]
+        rows[:, k] = _piecewise_offset(rest[:, start:stop], bound[:, start:stop], 1, part)
+    return rows, columns
+
+
+def expand_offsets(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The per-pixel offset image of half-line offsets ``rows`` (ny, 2) and ``columns`` (2, nx)."""
+    ny, nx = rows.shape[0], columns.shape[1]
+    image = np.empty((ny, nx), np.float32)
+    for k, (start, stop) in enumerate(halves(nx)):
+        image[:, start:stop] = rows[:, k : k + 1]
+    for k, (start, stop) in enumerate(halves(ny)):
+        image[start:stop] += columns[k][None, :]
+    return image
+
+
+def _robust_scale(z: np.ndarray) -> float:
+    """The spread of ``z`` over lines or windows, never below counting noise (1)."""
+    if z.size < 8:
+        return 1.0
+    return max(1.0, 1.4826 * float(np.median(np.abs(z - np.median(z)))))
+
+
+def _limit(tests: int, false_alarms: float) -> float:
+    return float(-special.ndtri(false_alarms / (2 * max(tests, 1))))
+
+
+def _windows(length: int) -> list[tuple[int, int]]:
+    """Half-overlapping windows of 64, 128, ... px shorter than half a line of ``length`` px."""
+    out = []
+    size = MIN_SEGMENT
+    while size < length // 2:
+        starts = list(range(0, length - size + 1, size // 2))
+        if starts[-1] != length - size:
+            starts.append(length - size)
+        out.append([(start, start + size) for start in starts])
+        size *= 2
+    return out
+
+
+def _half_lines(offsets, level, variance, axis, z_limit, min_excess) -> list[LineDefect]:
+    """Half lines whose offset stands out. ``offsets`` (lines, 2); ``level``/``variance`` (along, lines)."""
+    length = level.shape[0]
+    spans = halves(length)
+    excess = np.empty(offsets.shape)
+    z = np.empty(offsets.shape)
+    for k, (start, stop) in enumerate(spans):
+        n = stop - start
+        excess[:, k] = offsets[:, k] * n / np.maximum(level[start:stop].sum(axis=0), 1e-9)
+        z[:, k] = offsets[:, k] * n / np.sqrt(np.maximum(variance[start:stop].sum(axis=0), 1e-9))
+    for k in range(len(spans)):  # each half against its own lines: read-out halves differ
+        z[:, k] = (z[:, k] - np.median(z[:, k])) / _robust_scale(z[:, k])
+    found = []
+    for line, k in zip(*np.nonzero((np.abs(z) > z_limit) & (np.abs(excess) >= min_excess)), strict=True):
+        start, stop = spans[k]
+        found.append(LineDefect(axis, int(line), start, stop, float(excess[line, k]), float(z[line, k])))
+    return found
+
+
+def _segments(residual, variance, level, axis, z_limit, min_excess) -> list[LineDefect]:
+    """Segments along ``axis`` ("column": down each column; "row": along each row).
+
+    Windows start on multiples of half their length (32 px or more), so each
+    window's sums are sums of 32-px block sums: one pass over the image.
+    """
+    n_along, n_lines = residual.shape if axis == "column" else residual.shape[::-1]
+    pad = (-n_along) % OFFSET_BLOCK
+    cumulative = []
+    for values in (residual, variance, level):
+        if axis == "column":
+            if pad:
+                values = np.pad(values, ((0, pad), (0, 0)))
+            blocks = values.reshape(-1, OFFSET_BLOCK, n_lines).sum(axis=1, dtype=np.float64)
+        else:
+            if pad:
+                values = np.pad(values, ((0, 0), (0, pad)))
+            blocks = values.reshape(n_lines, -1, OFFSET_BLOCK).sum(axis=2, dtype=np.float64).T
+        running = np.zeros((blocks.shape[0] + 1, n_lines))
+        np.cumsum(blocks, axis=0, out=running[1:])
+        cumulative.append(running)
+    found: list[LineDefect] = []
+    taken = np.zeros((n_along + pad, n_lines), bool)
+    for windows in _windows(n_along + pad):
+        starts = np.array([w[0] for w in windows])
+        stops = np.array([w[1] for w in windows])
+        e, w, m = (
+            c[stops // OFFSET_BLOCK] - c[starts // OFFSET_BLOCK] for c in cumulative
+        )  # (windows, lines)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(w > 0, e / np.sqrt(w), 0.0)
+            excess = np.where(m > 0, e / m, 0.0)
+        z = z / _robust_scale(z)
+        for k, line in zip(*np.nonzero((np.abs(z) > z_limit) & (np.abs(excess) >= min_excess)), strict=True):
+            start, stop = int(starts[k]), int(min(stops[k], n_along))
+            if taken[start:stop, line].mean() > 0.5:  # already found at a finer scale
+                continue
+            taken[start:stop, line] = True
+            found.append(LineDefect(axis, int(line), start, stop, float(excess[k, line]), float(z[k, line])))
+    return found
+
+
+def _refine(line: LineDefect, residual: np.ndarray, level: np.ndarray) -> LineDefect | None:
+    """Trim or extend a found window to the run that carries the defect (most-excess run, Kadane).
+
+    ``residual`` and ``level`` are the values along the whole line. Each pixel
+    scores its residual less half the window's excess of its level, so pixels
+    outside the defect score below zero and are left out.
+    """
+    size = line.stop - line.start
+    lo, hi = max(0, line.start - size // 2), min(residual.size, line.stop + size // 2)
+    if 2 * size >= residual.size:  # a half line: the defect may run the whole line
+        lo, hi = 0, residual.size
+    sign = 1.0 if line.excess > 0 else -1.0
+    score = sign * residual[lo:hi] - 0.5 * abs(line.excess) * level[lo:hi]
+    best, best_start, best_stop, running, start = 0.0, 0, 0, 0.0, 0
+    for i, value in enumerate(score.tolist()):
+        if running <= 0:
+            running, start = value, i
+        else:
+            running += value
+        if running > best:
+            best, best_start, best_stop = running, start, i + 1
+    if best_stop - best_start < MIN_SEGMENT // 2:
+        return None
+    start, stop = lo + best_start, lo + best_stop
+    excess = float(residual[start:stop].sum() / max(level[start:stop].sum(), 1e-9))
+    return dataclasses.replace(line, start=start, stop=stop, excess=excess)
+
+
+def find_lines(
+    total: np.ndarray,
+    level: np.ndarray,
+    rows: np.ndarray,
+    columns: np.ndarray,
+    overdispersion: float,
+    flagged: np.ndarray,
+    *,
+    false_alarms: float = 1e-3,
+    min_excess: float = 0.1,
+    segments: bool = True,
+) -> list[LineDefect]:
+    """Whole lines and segments that stand out (module doc); ``segments=False``: half lines only.
+
+    ``level`` is each pixel's expected sum with the half-line offsets ``rows``
+    (ny, 2) and ``columns`` (2, nx) in it (:func:`line_offsets`); ``flagged``
+    pixels (hot, dead) are left out of the segment sums.
+    """
+    x = np.asarray(total, np.float32)
+    m = np.asarray(level, np.float32)
+    ny, nx = x.shape
+    free = ~flagged
+    v = np.float32(overdispersion)
+    base = m - expand_offsets(rows, columns).astype(np.float32)  # the level without the offsets
+    tests = 2 * (nx + ny) + sum(len(w) for w in _windows(ny)) * nx + sum(len(w) for w in _windows(nx)) * ny
+    z_limit = _limit(tests, false_alarms)
+    # Half lines: the offsets' noise from the level without them (a deep offset would shrink its own variance).
+    base_variance = base + v * base * base
+    found = _half_lines(columns.T, base, base_variance, "column", z_limit, min_excess)
+    found += _half_lines(rows, base.T, base_variance.T, "row", z_limit, min_excess)
+    del base_variance
+    if segments:
+        residual = np.where(free, x - m, np.float32(0))
+        variance = np.where(free, m + v * m * m, np.float32(0))
+        expected = np.where(free, m, np.float32(0))
+        found += _segments(residual, variance, expected, "column", z_limit, min_excess)
+        found += _segments(residual, variance, expected, "row", z_limit, min_excess)
+    refined = []
+    for line in found:
+        # Against the level without the line offsets, a whole warm line's own pixels are what stands out.
+        pick = (slice(None), line.index) if line.axis == "column" else (line.index, slice(None))
+        keep = free[pick]
+        res = np.where(keep, x[pick] - base[pick], 0.0).astype(np.float64)
+        lev = np.where(keep, base[pick], 0.0).astype(np.float64)
+        better = _refine(line, res, lev)
+        if better is not None and abs(better.excess) >= min_excess:
+            refined.append(better)
+    return merge_lines(refined)
+
+
+def merge_lines(lines: list[LineDefect]) -> list[LineDefect]:
+    """One entry per run: overlapping or touching finds on the same line and of the same sign are joined."""
+    merged: list[LineDefect] = []
+    for line in sorted(lines, key=lambda d: (d.axis, d.index, d.excess > 0, d.start)):
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and (last.axis, last.index, last.excess > 0) == (line.axis, line.index, line.excess > 0)
+            and line.start <= last.stop
+        ):
+            total = (last.stop - last.start) + (line.stop - line.start)
+            excess = (last.excess * (last.stop - last.start) + line.excess * (line.stop - line.start)) / total
+            z = max(last.z, line.z, key=abs)
+            merged[-1] = dataclasses.replace(last, stop=max(last.stop, line.stop), excess=excess, z=z)
+        else:
+            merged.append(line)
+    return merged
+
+
+def line_mask(shape: tuple[int, int], lines: list[LineDefect]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels of warm and of cold line defects."""
+    warm = np.zeros(shape, bool)
+    cold = np.zeros(shape, bool)
+    for line in lines:
+        target = warm if line.excess > 0 else cold
+        if line.axis == "column":
+            target[line.start : line.stop, line.index] = True
+        else:
+            target[line.index, line.start : line.stop] = True
+    return warm, cold
