@@ -261,6 +261,7 @@ def test_handed_off_gain_and_defects_need_no_flag_in_any_program(tmp_path, fmt):
         if program == "relion":
             star = starfile.read(out / "movies.star", always_dict=True)
             assert star["optics"]["rlnMicrographOriginalPixelSize"][0] == 1.0
+            assert star["optics"]["rlnMicrographPixelSize"][0] == 1.0
             assert star["movies"]["rlnMicrographMovieName"].tolist() == [str(movie)]
 
 

@@ -1,6 +1,7 @@
 """RELION's STAR files: an import-ready ``movies.star`` and per-movie metadata STARs (written with ``starfile``).
 
-``movies.star`` has RELION's two blocks, ``optics`` (one optics group) and
+``movies.star`` has RELION's two blocks, ``optics`` (one optics group: original
+and movie pixel size, voltage, Cs, amplitude contrast) and
 ``movies`` (``rlnMicrographMovieName``, ``rlnOpticsGroup``, and each movie's
 dose per frame in e/A^2 as ``rlnMicrographDoseRate``, the label RELION's
 per-movie STARs use for it).
@@ -67,6 +68,7 @@ def write_movies_star(path: str | os.PathLike, movies: Sequence[Movie], optics: 
             "rlnOpticsGroupName": [optics.name],
             "rlnOpticsGroup": [1],
             "rlnMicrographOriginalPixelSize": [optics.pixel_size],
+            "rlnMicrographPixelSize": [optics.pixel_size],  # unbinned: the movies' own pixel size
             "rlnVoltage": [optics.voltage],
             "rlnSphericalAberration": [optics.cs],
             "rlnAmplitudeContrast": [optics.amplitude_contrast],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -55,6 +56,14 @@ def pre_koma_gain(
     return gain
 
 
+def _with_pixel_size(optics: Optics, recorded: Sequence[float | None]) -> Optics:
+    """``optics`` with the pixel size the ingest records give (from each movie's .mdoc/.xml) when the config has none."""
+    if optics.pixel_size:
+        return optics
+    known = [float(p) for p in recorded if p]
+    return dataclasses.replace(optics, pixel_size=float(np.median(known))) if known else optics
+
+
 def _movie(record: dict[str, Any], path: str | os.PathLike, pixel_size: float) -> Movie:
     dose = record.get("dose_per_frame")
     per_area = dose / pixel_size**2 if dose and pixel_size else None
@@ -81,6 +90,7 @@ def handoff_step(
     if len(records) != len(movies):
         raise ValueError(f"{len(records)} records for {len(movies)} movies")
     infos = [read_json(path) for path in records]
+    optics = _with_pixel_size(optics, [info.get("pixel_size") for info in infos])
     shape = tuple(infos[0]["shape"])
     rates = [info["dose_rate"] for info in infos if info.get("dose_rate")]
     orientation = gain or GainSettings()
@@ -129,6 +139,7 @@ def relion_movie_step(
     does), written in the movie's format and file order (:mod:`.conventions`).
     """
     record = read_json(record_path)
+    optics = _with_pixel_size(optics, [record.get("pixel_size")])
     shape = tuple(record["shape"])
     pre = pre_koma_gain(vendor_gain, shape[1:], gain or GainSettings(), fit_path, record.get("dose_rate"))
     image = pre
