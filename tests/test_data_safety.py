@@ -80,7 +80,7 @@ def test_a_session_of_hostile_names_runs_no_command_and_completes(tmp_path, movi
         assert (dest / "results" / "koma" / f"{safe}.json").exists()
     for name, reason in REFUSED.items():
         assert f"refused: {incoming / name}.mrc: its path holds" in output and reason in output
-    assert f"waiting: {incoming / 'late.mrc'}: its .mdoc has not arrived" in output
+    assert f"waiting: {incoming / 'late.mrc'}: its .mdoc or EPU .xml has not arrived" in output
     summary = (dest / "results" / "report" / "summary.html").read_text()
     assert f"{len(HOSTILE)} of {len(HOSTILE)} stacks processed; 0 failed" in summary
     assert "late.mrc was refused: waiting for its .mdoc" in summary and "dangling.mrc was refused" in summary
@@ -105,6 +105,10 @@ def test_config_mistakes_stop_before_any_job_with_what_to_set(tmp_path, movie):
         (
             {"dose": {"source": "mdoc", "dose_rate": None, "frame_time": None}},
             "none of the 3 movies has a .mdoc",
+        ),
+        (  # the default: neither a SerialEM .mdoc nor an EPU .xml beside any movie
+            {"dose": {"source": "auto", "dose_rate": None, "frame_time": None}},
+            "none of the 3 movies has a .mdoc or EPU .xml beside it: set ingest.dose.source to config",
         ),
         (
             {"dose": {"source": "measured", "dose_rate": None, "frame_time": None}},

@@ -203,4 +203,6 @@ def test_an_anomaly_is_a_count_beyond_noise_not_a_few_false_flags_or_a_blind_dos
         if stack == "s7":
             record["hot"] = 5000
         write(tmp_path / "results" / "outliers" / f"{stack}.json", record)
-    assert anomalous(collect(stacks, results_paths(tmp_path))) == {"s7": "5000 hot pixels (far above the session's median)"}
+    assert anomalous(collect(stacks, results_paths(tmp_path))) == {
+        "s7": "5000 hot pixels (far above the session's median)"
+    }

@@ -102,14 +102,25 @@ def refusal_line(path: str, reason: str) -> str:
 MDOC_TIME = re.compile(rb"^DateTime\s*=\s*(.+?)\s*$", re.M)
 
 
+EPU_TIME = re.compile(rb"<(?:\w+:)?acquisitionDateTime>([^<]+)</")
+
+
 def acquisition_time(movie: str | os.PathLike, mdoc: str | os.PathLike | None = None) -> tuple[str, str]:
     """When a movie was recorded, as ``(ISO time, where it came from)``.
 
-    The ``DateTime`` of its SerialEM ``.mdoc`` when it has one (read with a
-    regular expression, not a full parse, so a session of 20,000 movies is
-    ordered in about a second), else the file's modification time (UTC).
+    The ``DateTime`` of its SerialEM ``.mdoc``, or the ``acquisitionDateTime``
+    of its EPU ``.xml``, when it has one (read with a regular expression, not
+    a full parse, so a session of 20,000 movies is ordered in about a second),
+    else the file's modification time (UTC).
     """
-    if mdoc is not None:
+    if mdoc is not None and os.fspath(mdoc).lower().endswith(".xml"):
+        from .exposure import _epu_time
+
+        with contextlib.suppress(OSError, ValueError):
+            found = EPU_TIME.search(Path(mdoc).read_bytes())
+            if found:
+                return _epu_time(found.group(1).decode("ascii")), "EPU acquisitionDateTime"
+    elif mdoc is not None:
         with contextlib.suppress(OSError, ValueError):
             found = MDOC_TIME.search(Path(mdoc).read_bytes())
             if found:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from ..jobs import progress, write_json
 from ..mrcz import MrczReader, MrczWriter
 from .decimate import to_uint8
 from .entropy import entropy_bound
-from .exposure import Exposure, exposure_from_mdoc, mdoc_path, measured_dose_rate
+from .exposure import SIDECAR_SOURCES, Exposure, exposure_from_sidecar, measured_dose_rate, sidecar
 from .movies import IngestError, open_movie, recover_counts
 from .settings import CompressSettings, IngestSettings
 from .sums import write_stack_sum
@@ -69,7 +70,19 @@ def ingest(
     compress = compress or CompressSettings()
     gain = gain or GainSettings()
     with open_movie(movie, settings.format, settings.eer_group) as source:
-        exposure = _exposure(movie, settings)
+        exposure = _exposure(movie, settings, source.shape[0])
+        pixel_size = settings.pixel_size or exposure.pixel_size or 0.0
+        if (
+            settings.pixel_size
+            and exposure.pixel_size
+            and abs(exposure.pixel_size / settings.pixel_size - 1) > 0.01
+        ):
+            print(
+                f"warning: {stack}: ingest.pixel_size is {settings.pixel_size:g} A but {exposure.source} says "
+                f"{exposure.pixel_size:.4g} A; the config's is recorded (set it to null to take the file's)",
+                file=sys.stderr,
+                flush=True,
+            )
         expected = settings.expected_frames or exposure.frames
         if expected is not None and source.raw_frames != expected:
             said_by = "ingest.expected_frames" if settings.expected_frames else exposure.source
@@ -101,7 +114,7 @@ def ingest(
                 (ny, nx),
                 np.uint8,
                 compression=compress.compression(threads),
-                voxel_size=settings.pixel_size or 0.0,
+                voxel_size=pixel_size,
             ) as writer,
             progress(n_frames, f"ingest {stack}") as bar,
         ):
@@ -141,7 +154,11 @@ def ingest(
                 "dose_source": exposure.source,
                 "recovered_from_float": is_float,
                 "recovery_max_residual": worst_residual if is_float else None,
-                "pixel_size": settings.pixel_size or 0.0,
+                "pixel_size": pixel_size,
+                "pixel_size_from": "config"
+                if settings.pixel_size
+                else (exposure.source if pixel_size else None),
+                "voltage": exposure.voltage,
                 "source_integrity": source.integrity,
             }
             # Header values known only now (a measured dose); no wall times inside the archive:
@@ -177,15 +194,30 @@ def ingest(
     return record
 
 
-def _exposure(movie: str | os.PathLike, settings: IngestSettings) -> Exposure:
-    """Dose rate, frame time and time stamp of ``movie`` from where ``settings.dose`` says."""
+def _exposure(movie: str | os.PathLike, settings: IngestSettings, frames: int) -> Exposure:
+    """Dose rate, frame time, time stamp (and pixel size, voltage) of ``movie`` from where ``settings.dose`` says.
+
+    ``frames`` is the movie's frame count (after EER grouping): EPU gives the
+    exposure time of the whole movie, so its frame time is that over them.
+    """
     dose = settings.dose
-    if dose.source == "mdoc":
-        exposure = exposure_from_mdoc(mdoc_path(movie))
+    if dose.source in SIDECAR_SOURCES:
+        path = sidecar(movie, dose.source)
+        if path is None:
+            wanted = {"mdoc": "SerialEM .mdoc", "epu": "EPU .xml", "auto": "SerialEM .mdoc or EPU .xml"}
+            raise IngestError(
+                f"{movie}: no {wanted[dose.source]} beside it; set ingest.dose.source to config "
+                "(with dose_rate and frame_time) or measured (with frame_time)"
+            )
+        exposure = exposure_from_sidecar(path)
+        if exposure.dose_rate is None:
+            raise IngestError(f"{path}: no dose rate in it; set ingest.dose.source to config or measured")
     else:
         exposure = Exposure(dose.dose_rate, dose.frame_time, None, "config")
     if dose.source == "config" and exposure.dose_rate is None:
         raise ValueError("ingest.dose.source is config but ingest.dose.dose_rate is not set")
+    if exposure.frame_time is None and exposure.exposure_time and frames:
+        exposure.frame_time = exposure.exposure_time / frames
     if exposure.frame_time is None:
         exposure.frame_time = dose.frame_time
     if dose.source == "measured" and not exposure.frame_time:

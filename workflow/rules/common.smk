@@ -62,29 +62,37 @@ def archived_only(movies):
 MOVIES, REFUSED, ARCHIVED = find_movies()
 
 
+SIDECARS = {"mdoc": ".mdoc", "epu": "EPU .xml", "auto": ".mdoc or EPU .xml"}  # what each dose.source reads
+
+
 @functools.cache  # asked for each movie at parse, for its order and by its ingest job: one look each
-def mdoc_path(movie):
-    """SerialEM's sidecar of ``movie`` (``movie.tif.mdoc`` or ``movie.mdoc``), or None when it has none."""
-    from mrczflow.storage.exposure import mdoc_path as sidecar
+def sidecar_path(movie):
+    """The metadata file beside ``movie`` the dose comes from (SerialEM .mdoc, EPU .xml), or None."""
+    from mrczflow.storage.exposure import mdoc_path, sidecar
 
     if config["movies"] == "demo":  # written with the movies by simulate_demo
         return f"{movie}.mdoc"
-    path = sidecar(movie)
-    return str(path) if path.is_file() else None
+    source = config["ingest"]["dose"]["source"]
+    if source in SIDECARS:
+        path = sidecar(movie, source)
+    else:  # the dose comes from elsewhere; an .mdoc still gives the time
+        path = mdoc_path(movie) if mdoc_path(movie).is_file() else None
+    return str(path) if path else None
 
 
 def waiting_movies():
-    """Movies whose dose comes from a .mdoc that has not arrived (SerialEM writes it last): they wait."""
-    if config["ingest"]["dose"]["source"] != "mdoc":
+    """Movies whose dose comes from a sidecar that has not arrived (SerialEM and EPU write it last): they wait."""
+    if config["ingest"]["dose"]["source"] not in SIDECARS:
         return {}
-    return {stack: movie for stack, movie in MOVIES.items() if stack not in ARCHIVED and not mdoc_path(movie)}
+    return {stack: movie for stack, movie in MOVIES.items() if stack not in ARCHIVED and not sidecar_path(movie)}
 
 
 WAITING = waiting_movies()
 for stack, movie in WAITING.items():
+    kind = SIDECARS[config["ingest"]["dose"]["source"]]
     if len(WAITING) < len(MOVIES):  # all waiting: check_config says what to set instead
-        print(f"waiting: {movie}: its .mdoc has not arrived; it is taken once it has", file=sys.stderr)
-    REFUSED[movie] = "waiting for its .mdoc (SerialEM writes it when the movie is complete)"
+        print(f"waiting: {movie}: its {kind} has not arrived; it is taken once it has", file=sys.stderr)
+    REFUSED[movie] = f"waiting for its {kind} (written when the movie is complete)"
     del MOVIES[stack]
 
 
@@ -99,7 +107,7 @@ def session_order():
         if stack in ARCHIVED:  # the original is gone: the time its record kept
             times[stack] = (recorded(stack, "timestamp") or "", "record of the archive")
         else:
-            times[stack] = acquisition_time(movie, mdoc_path(movie))
+            times[stack] = acquisition_time(movie, sidecar_path(movie))
     if config["order"] == "name":
         return sorted(MOVIES), times
     return sorted(MOVIES, key=lambda stack: (times[stack][0], stack)), times
@@ -136,14 +144,15 @@ def check_config():
     if dose["source"] == "config" and not (dose["dose_rate"] and dose["frame_time"]):
         raise WorkflowError(
             "ingest.dose.source is config: set ingest.dose.dose_rate (e/px/s) and ingest.dose.frame_time (s), "
-            "or use source mdoc (SerialEM .mdoc beside each movie) or measured (needs frame_time)"
+            "or use source auto (a SerialEM .mdoc or EPU .xml beside each movie) or measured (needs frame_time)"
         )
     if dose["source"] == "measured" and not dose["frame_time"]:
         raise WorkflowError("ingest.dose.source is measured: set ingest.dose.frame_time (s)")
-    if dose["source"] == "mdoc" and not MOVIES:
+    if dose["source"] in SIDECARS and WAITING and not MOVIES:
         raise WorkflowError(
-            f"ingest.dose.source is mdoc but none of the {len(WAITING)} movies has a .mdoc beside it: "
-            "set ingest.dose.source to config (with dose_rate and frame_time) or to measured (with frame_time)"
+            f"ingest.dose.source is {dose['source']} but none of the {len(WAITING)} movies has a "
+            f"{SIDECARS[dose['source']]} beside it: set ingest.dose.source to config (with dose_rate and "
+            "frame_time) or to measured (with frame_time)"
         )
 
 
@@ -198,14 +207,14 @@ def movie_of(wildcards):
 
 
 def mdoc_of(wildcards):
-    """The movie's .mdoc sidecar when the dose comes from it (so a changed mdoc reruns ingest).
+    """The movie's sidecar (.mdoc or EPU .xml) when the dose comes from it (so a changed one reruns ingest).
 
     A movie whose sidecar has not arrived yet gets none: its ingest fails alone, naming the missing
     file, and the rest of the session goes on.
     """
-    if config["ingest"]["dose"]["source"] != "mdoc":
+    if config["ingest"]["dose"]["source"] not in SIDECARS:
         return []
-    return mdoc_path(MOVIES[wildcards.stack]) or []
+    return sidecar_path(MOVIES[wildcards.stack]) or []
 
 
 def gain_reference():
