@@ -12,13 +12,14 @@ from ..settings import Settings
 class DoseSettings(Settings):
     """Where a movie's dose rate (e/physical px/s) and frame time (s) come from.
 
-    ``source``: ``mdoc`` (each movie's SerialEM .mdoc), ``config`` (the values
+    ``source``: ``auto`` (each movie's SerialEM .mdoc, else its EPU .xml),
+    ``mdoc`` or ``epu`` (that kind only), ``config`` (the values
     here) or ``measured`` (mean counts over the frame time).
     """
 
     section = "ingest.dose"
 
-    source: str = "mdoc"
+    source: str = "auto"
     dose_rate: float | None = None
     frame_time: float | None = None
 
