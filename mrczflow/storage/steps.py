@@ -209,9 +209,7 @@ def _exposure(movie: str | os.PathLike, settings: IngestSettings, frames: int) -
                 f"{movie}: no {wanted[dose.source]} beside it; set ingest.dose.source to config "
                 "(with dose_rate and frame_time) or measured (with frame_time)"
             )
-        exposure = exposure_from_sidecar(path)
-        if exposure.dose_rate is None:
-            raise IngestError(f"{path}: no dose rate in it; set ingest.dose.source to config or measured")
+        exposure = exposure_from_sidecar(path)  # one without a dose rate still archives the movie
     else:
         exposure = Exposure(dose.dose_rate, dose.frame_time, None, "config")
     if dose.source == "config" and exposure.dose_rate is None:
