@@ -12,7 +12,7 @@ import tifffile
 from mrczflow import mrcz
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
 
-from .workflow_helpers import arrive, configure, deploy, snakemake
+from .workflow_helpers import session_with_vendor_gain, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -29,16 +29,7 @@ def test_relion_motioncor_and_cryosparc_targets(tmp_path):
     simulate(
         raw, SessionConfig(n_stacks=6, n_frames=8, seed=3), DetectorConfig(shape=(96, 128)), references=True
     )
-    dest = deploy(tmp_path / "wf")
-    inputs = tmp_path / "incoming"
-    arrive(raw, inputs, range(6))
-    configure(
-        dest,
-        movies=str(inputs / "*.mrc"),
-        gain={"reference": str(raw / "references" / "gain_vendor.mrc")},
-        gamma={"enabled": False},
-        koma={"radius": 2},
-    )
+    dest = session_with_vendor_gain(tmp_path, raw, range(6), radius=2)
     result = snakemake(dest, "--cores", "2", "relion", "motioncor", "cryosparc")
     assert result.returncode == 0, result.stderr[-3000:]
     handoff = dest / "results" / "handoff"

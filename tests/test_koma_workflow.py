@@ -11,7 +11,7 @@ from mrczflow import mrcz
 from mrczflow.koma import windows_changed_by_append
 from mrczflow.simulate import DetectorConfig, SessionConfig, simulate
 
-from .workflow_helpers import arrive, configure, deploy, jobs_run, snakemake
+from .workflow_helpers import arrive, configure, deploy, jobs_run, session_with_vendor_gain, snakemake
 
 pytestmark = pytest.mark.slow
 RADIUS = 2
@@ -35,16 +35,10 @@ def stats(dest, stack):
 
 
 def test_koma_excludes_carbon_writes_movies_and_gains_and_reruns_only_changed_windows(tmp_path, raw):
-    dest = deploy(tmp_path / "wf")
-    inputs = tmp_path / "incoming"
-    arrive(raw, inputs, range(6))
-    configure(
-        dest,
-        movies=str(inputs / "*.mrc"),
-        gain={"reference": str(raw / "references" / "gain_vendor.mrc")},
-        gamma={"enabled": False},
-        koma={"radius": RADIUS, "write_movies": True, "write_gains": True},
+    dest = session_with_vendor_gain(
+        tmp_path, raw, range(6), radius=RADIUS, write_movies=True, write_gains=True
     )
+    inputs = tmp_path / "incoming"
     result = snakemake(dest, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
     per_stack = {"ingest": 6, "outliers": 6, "koma_sum": 6, "koma": 6}

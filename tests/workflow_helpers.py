@@ -34,6 +34,22 @@ def configure(dest: Path, **changes) -> dict:
     return config
 
 
+def session_with_vendor_gain(tmp_path: Path, raw: Path, indices, **koma) -> Path:
+    """The workflow in ``tmp_path/wf`` on movies ``indices`` of a simulated session (arrived in
+    ``tmp_path/incoming``), with the session's vendor gain and gamma off; ``koma`` settings merged."""
+    dest = deploy(tmp_path / "wf")
+    inputs = tmp_path / "incoming"
+    arrive(raw, inputs, indices)
+    configure(
+        dest,
+        movies=str(inputs / "*.mrc"),
+        gain={"reference": str(raw / "references" / "gain_vendor.mrc")},
+        gamma={"enabled": False},
+        koma=koma,
+    )
+    return dest
+
+
 def snakemake(dest: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     return subprocess.run(["snakemake", *args], cwd=dest, capture_output=True, text=True, timeout=timeout)
 

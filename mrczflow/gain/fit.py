@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage, optimize
@@ -111,6 +113,13 @@ class GammaFit:
             "valid_dose_rates": list(self.valid_range),
             "fallback_gamma_1": self.fallback,
         }
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> GammaFit:
+        """The fit rule fit_gamma wrote (YAML)."""
+        import yaml
+
+        return cls.from_dict(yaml.safe_load(Path(path).read_text()))
 
     @classmethod
     def from_dict(cls, record: dict) -> GammaFit:
@@ -231,6 +240,11 @@ def check_orientation(
     return best, {f"rotate {r} flip {f}": s for (r, f), s in scores.items()}
 
 
+def gain_to_gamma(gain: np.ndarray, gamma: float) -> np.ndarray:
+    """``gain ** gamma`` as float32: one stack's gamma-corrected gain reference (paper section 5.1)."""
+    return np.power(gain, np.float32(gamma), dtype=np.float32)
+
+
 def apply_gamma_gain(
     frame: np.ndarray, gain: np.ndarray, gamma: float, cmos: np.ndarray | None = None
 ) -> np.ndarray:
@@ -238,4 +252,4 @@ def apply_gamma_gain(
     image = frame.astype(np.float32)
     if cmos is not None:
         image -= cmos
-    return image * np.power(gain, np.float32(gamma), dtype=np.float32)
+    return image * gain_to_gamma(gain, gamma)

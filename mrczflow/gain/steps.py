@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import yaml
@@ -43,6 +42,7 @@ from .fit import (
     best_gamma,
     check_orientation,
     fit_gamma_law,
+    gain_to_gamma,
     robust_clip,
     smoothed_spread,
 )
@@ -120,7 +120,7 @@ def apply_gain(
     """One stack's gain reference ``gain ** gamma(its dose rate)`` (see module doc) and its record."""
     orientation = gain or GainSettings()
     record = read_json(record_path)
-    fit = GammaFit.from_dict(yaml.safe_load(Path(fit_path).read_text()))
+    fit = GammaFit.read(fit_path)
     dose_rate = record.get("dose_rate")
     if not dose_rate:
         raise ValueError(f"stack {record['stack']}: no dose rate known (see dose.source)")
@@ -130,7 +130,7 @@ def apply_gain(
     gain = load_gain(gain_path, tuple(record["shape"][1:]), orientation.rotate, orientation.flip)
     mrcz.write(
         gain_out,
-        np.power(gain, np.float32(gamma), dtype=np.float32),
+        gain_to_gamma(gain, gamma),
         compression=None,
         voxel_size=record.get("pixel_size") or 0.0,
     )

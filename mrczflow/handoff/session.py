@@ -106,6 +106,18 @@ def _window(paths: Sequence[str | os.PathLike], settings: KomaSettings) -> Windo
     return window
 
 
+def _merged(parts: Sequence[WindowSum], settings: KomaSettings) -> WindowSum:
+    """One window holding the stacks of ``parts`` (their sums added; nothing read again)."""
+    merged = WindowSum("", parts[0].total.shape, settings)
+    for part in parts:
+        merged.total += part.total
+        merged.n_stacks += part.n_stacks
+        merged.n_frames += part.n_frames
+        merged.used += part.used
+        merged.left_out += part.left_out
+    return merged
+
+
 def session_gain(
     koma_sums: Sequence[str | os.PathLike],
     pre_gain: np.ndarray | None,
@@ -121,19 +133,20 @@ def session_gain(
         if pre_gain is None:
             return None, "no gain: no gain reference and KOMA off"
         return np.asarray(pre_gain, np.float32), "the gain applied before KOMA (KOMA off)"
-    window = _window(koma_sums, settings)
+    halves = [list(koma_sums[0::2]), list(koma_sums[1::2])]
+    parts = [_window(half, settings) for half in halves if half]  # each sum read once
+    window = _merged(parts, settings)
     koma = window.correction(pre_gain).gain_reference().astype(np.float32)
     if pre_gain is None:
         return koma, f"KOMA's flat field of {window.n_stacks} stacks (no gain reference)"
-    halves = [list(koma_sums[0::2]), list(koma_sums[1::2])]
     if min(len(h) for h in halves) < 2:
         return koma, f"the gain before KOMA times KOMA's flat field of {window.n_stacks} stacks"
-    gains = [np.asarray(pre_gain, np.float64)] * 2
+    before = np.asarray(pre_gain, np.float64)
     better = []
     for made, tested in ((0, 1), (1, 0)):
-        flat = _window(halves[made], settings).correction(pre_gain).gain_reference()
-        held = _window(halves[tested], settings).total.astype(np.float64)
-        better.append(relative_spread(held * gains[tested]) - relative_spread(held * flat))
+        flat = parts[made].correction(pre_gain).gain_reference()
+        held = parts[tested].total.astype(np.float64)
+        better.append(relative_spread(held * before) - relative_spread(held * flat))
     if min(better) > 0:
         return koma, (
             f"the gain before KOMA times KOMA's flat field of {window.n_stacks} stacks (made from half the"

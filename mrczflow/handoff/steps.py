@@ -6,14 +6,12 @@ import dataclasses
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from .. import mrcz
-from ..gain.fit import GammaFit
+from ..gain.fit import GammaFit, gain_to_gamma
 from ..gain.reference import load_gain
 from ..gain.settings import GainSettings
 from ..jobs import progress, read_json, write_json
@@ -51,8 +49,8 @@ def pre_koma_gain(
     if fit_path:
         if not dose_rate:
             raise ValueError("gamma is on but no dose rate is known (see ingest.dose.source)")
-        gamma, _ = GammaFit.from_dict(yaml.safe_load(Path(fit_path).read_text())).gamma(float(dose_rate))
-        gain = np.power(gain, np.float32(gamma), dtype=np.float32)
+        gamma, _ = GammaFit.read(fit_path).gamma(float(dose_rate))
+        gain = gain_to_gamma(gain, gamma)
     return gain
 
 

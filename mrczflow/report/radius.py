@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..gain.fit import GammaFit
+from ..gain.fit import GammaFit, gain_to_gamma
 from ..gain.reference import load_gain
 from ..gain.settings import GainSettings
 from ..koma.settings import KomaSettings
@@ -54,7 +54,7 @@ def radius_curves(
         if gamma_gain and gain_image is not None and session.gamma:
             # As rule apply_gain writes it: gain ** gamma(the stack's dose rate), from the session's fit.
             gamma, _ = GammaFit.from_dict(session.gamma).gamma(float(session.ingest[stack]["dose_rate"]))
-            gain_image = np.power(gain_image, np.float32(gamma), dtype=np.float32)
+            gain_image = gain_to_gamma(gain_image, gamma)
         flags_path = paths.of("mask", stack) if flags else None
         sums = WindowSum(stack, shape, koma)
         added: set[str] = {stack}
