@@ -5,17 +5,24 @@ file name, with several it must be an existing folder. An output is named
 after its input with the movie extension replaced (``movie.1.mrc`` ->
 ``movie.1.mrcz``). Before anything is written, two inputs that would make
 the same output, and outputs that already exist, are refused (``--force``
-overwrites existing files; never an input). Data types are kept exactly; decimation to uint8 is the
-workflow's ``ingest`` step. Each file is streamed frame by frame, so memory
-stays at about two frames whatever the stack size. A failing file is reported
-in one line and leaves no output; the others still run, and the exit status
-is 1 if any failed.
+overwrites existing files; never an input). MRC/MRCZ data types are kept
+exactly. TIFF and EER movies are archived as the workflow's ``ingest`` step
+archives them, by the same function
+(:func:`mrczflow.storage.steps.archive_movie`): lossless uint8 MRCZ with the
+same frames, checksums and metadata, ``--eer-group`` EER frames summed per
+frame, dose metadata from a SerialEM .mdoc or EPU .xml if one is beside the
+movie (none otherwise); counts that do not fit uint8, float data, truncated
+or half-written files are refused. Each file is streamed frame by frame, so
+memory stays at a few frames whatever the stack size. A failing file is
+reported in one line (``error: <file>: <problem>``) and leaves no output;
+the others still run, and the exit status is 1 if any failed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -24,7 +31,11 @@ from tqdm import tqdm
 from .mrcz import Compression, MrczError, MrczReader, MrczWriter
 from .mrcz.codec import CODEC_IDS, DEFAULT_BLOCKSIZE, SHUFFLES
 from .mrcz.footer import FOOTER_FORMATS
-from .storage.names import movie_stem
+from .storage.movies import EXTENSIONS, open_movie
+from .storage.names import movie_stem, stack_name
+from .storage.settings import CompressSettings, IngestSettings
+
+ARCHIVED_FORMATS = ("tiff", "eer")  # compressed as the workflow's ingest step archives them
 
 
 def output_name(source: Path, suffix: str) -> str:
@@ -92,22 +103,88 @@ def convert(
                     progress.update(1)
 
 
-def _run_many(pairs: list[tuple[Path, Path]], compression: Compression | None, **options: str) -> None:
+def is_detector_movie(source: Path) -> bool:
+    """Whether ``compress`` archives ``source`` as the ingest step does (a TIFF or EER movie, by extension)."""
+    return EXTENSIONS.get(source.suffix.lower()) in ARCHIVED_FORMATS
+
+
+def archive(
+    source: Path,
+    target: Path,
+    compress: CompressSettings,
+    *,
+    eer_group: int,
+    threads: int | None = None,
+    metadata_format: str = "msgpack",
+    progress: tqdm | None = None,
+) -> None:
+    """Archive the TIFF/EER movie ``source`` as ``target``, exactly as the workflow's ``ingest`` step does.
+
+    Parameters
+    ----------
+    source, target
+        The movie and the uint8 MRCZ archive to write (overwritten if it
+        exists: :func:`_targets` has already refused that without ``--force``).
+    compress
+        The archive's compression (config section ``compress``).
+    eer_group
+        EER frames summed into each archived frame (``ingest.eer_group``).
+    threads, metadata_format
+        Compression threads (None: all cores); footer format.
+    progress
+        Bar advanced a frame at a time.
+    """
+    from .storage.steps import archive_movie  # the ingest step's pass (imports the gain stage)
+
+    archive_movie(
+        source,
+        target,
+        stack=stack_name(source),
+        settings=IngestSettings(eer_group=eer_group),
+        compress=compress,
+        threads=threads,
+        replace=True,
+        sidecar_required=False,
+        metadata_format=metadata_format,
+        bar=progress,
+    )
+
+
+def _frames(source: Path, eer_group: int | None) -> int:
+    """Frames that converting ``source`` writes, for the progress bar (0 when unreadable: reported later)."""
+    try:
+        if eer_group is not None and is_detector_movie(source):
+            with open_movie(source, eer_group=eer_group) as movie:
+                return movie.shape[0]
+        with MrczReader(source, verify=False) as reader:
+            return reader.n_frames
+    except (ValueError, OSError):
+        return 0
+
+
+def _error_line(source: Path, exc: Exception) -> str:
+    """``<file>: <problem>`` on one line (messages of frame-level errors do not name the file)."""
+    text = " ".join(str(exc).splitlines())
+    return text if text.startswith(f"{source}: ") else f"{source}: {text}"
+
+
+def _run_many(
+    pairs: list[tuple[Path, Path]],
+    convert_one: Callable[[Path, Path, tqdm], None],
+    eer_group: int | None = None,
+) -> None:
+    """Run ``convert_one(source, target, progress)`` on each pair; report failures, exit 1 if any."""
     failures = 0
-    total = 0
-    for source, _ in pairs:
-        try:
-            with MrczReader(source, verify=False) as reader:
-                total += reader.n_frames
-        except MrczError:
-            pass  # reported when converted
-    with tqdm(total=total, unit="frame", desc="mrczflow", disable=None) as progress:
+    with tqdm(total=0, unit="frame", desc="mrczflow", disable=None) as progress:
+        if not progress.disable:
+            progress.total = sum(_frames(source, eer_group) for source, _ in pairs)
+            progress.refresh()
         for source, target in pairs:
             try:
-                convert(source, target, compression, progress=progress, **options)
-            except (MrczError, OSError) as exc:
+                convert_one(source, target, progress)
+            except (ValueError, OSError) as exc:  # MrczError, IngestError, DecimationError are ValueErrors
                 failures += 1
-                tqdm.write(f"error: {exc}", file=click.get_text_stream("stderr"))
+                tqdm.write(f"error: {_error_line(source, exc)}", file=click.get_text_stream("stderr"))
     if failures:
         raise SystemExit(1)
 
@@ -145,11 +222,41 @@ def main() -> None:
 )
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Default: all available cores.")
 @click.option("--metadata-format", type=click.Choice(FOOTER_FORMATS), default="msgpack", show_default=True)
+@click.option(
+    "--eer-group",
+    type=click.IntRange(min=1),
+    default=IngestSettings().eer_group,
+    show_default=True,
+    help="EER frames summed into each archived frame (the workflow's ingest.eer_group).",
+)
 @click.option("--force", is_flag=True, help="Overwrite outputs that exist (never an input).")
-def compress(inputs, output, codec, level, shuffle, blocksize, threads, metadata_format, force) -> None:
-    """Compress MRC/MRCZ files INPUTS to MRCZ (OUT: a file, or a folder for several)."""
-    settings = Compression(codec=codec, level=level, shuffle=shuffle, blocksize=blocksize, threads=threads)
-    _run_many(_targets(inputs, output, ".mrcz", force), settings, metadata_format=metadata_format)
+def compress(
+    inputs, output, codec, level, shuffle, blocksize, threads, metadata_format, eer_group, force
+) -> None:
+    """Compress MRC/MRCZ, TIFF and EER movies INPUTS to MRCZ (OUT: a file, or a folder for several).
+
+    MRC/MRCZ keep their data type. TIFF and EER become the lossless uint8
+    archive the workflow's ingest step writes; counts that do not fit uint8
+    are refused.
+    """
+    codec_settings = CompressSettings(codec=codec, level=level, shuffle=shuffle, blocksize=blocksize)
+    compression = codec_settings.compression(threads)
+
+    def convert_one(source: Path, target: Path, progress: tqdm) -> None:
+        if is_detector_movie(source):
+            archive(
+                source,
+                target,
+                codec_settings,
+                eer_group=eer_group,
+                threads=threads,
+                metadata_format=metadata_format,
+                progress=progress,
+            )
+        else:
+            convert(source, target, compression, metadata_format=metadata_format, progress=progress)
+
+    _run_many(_targets(inputs, output, ".mrcz", force), convert_one, eer_group)
 
 
 @main.command()
@@ -158,7 +265,10 @@ def compress(inputs, output, codec, level, shuffle, blocksize, threads, metadata
 @click.option("--force", is_flag=True, help="Overwrite outputs that exist (never an input).")
 def decompress(inputs, output, force) -> None:
     """Write plain MRC2014 that legacy programs read (OUT: a file, or a folder for several)."""
-    _run_many(_targets(inputs, output, ".mrc", force), None)
+    _run_many(
+        _targets(inputs, output, ".mrc", force),
+        lambda source, target, progress: convert(source, target, None, progress=progress),
+    )
 
 
 def describe(path: str | os.PathLike, verify: bool = True) -> dict:

@@ -13,6 +13,9 @@ its checksum, and added to the stack's sum. Out of the pass come:
 - the stack's sum (int32 MRCZ): all the outlier filter and KOMA need, so no
   later step reads the frames again.
 
+The pass itself is :func:`archive_movie`, which ``mrczflow compress`` also
+calls for TIFF and EER movies, so both write the same archive.
+
 Memory: one frame and the frame-sized sum (and the gain reference when
 recovering counts from vendor-normalised floats).
 """
@@ -20,6 +23,7 @@ recovering counts from vendor-normalised floats).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from ..gain.reference import load_gain
 from ..gain.settings import GainSettings
@@ -66,11 +71,124 @@ def ingest(
     record.
     """
     started = time.perf_counter()
+    archived = archive_movie(
+        movie,
+        archive_out,
+        stack=stack,
+        settings=settings,
+        compress=compress,
+        threads=threads,
+        gain_path=gain_path,
+        gain=gain,
+    )
+    record = archived.record
+    n_frames, ny, nx = record["shape"]
+    if sum_out:
+        write_stack_sum(sum_out, archived.total, stack=stack, frames=n_frames)
+    size = Path(archive_out).stat().st_size
+    decoded = n_frames * ny * nx
+    bound = entropy_bound(archived.histogram)
+    seconds = time.perf_counter() - started
+    if summary_out:
+        write_json(
+            summary_out,
+            {
+                "stack": stack,
+                "source_bytes": record["source_bytes"],
+                "uint8_bytes": decoded,
+                "mrcz_bytes": size,
+                "ratio_vs_source": record["source_bytes"] / size,
+                "ratio_vs_uint8": decoded / size,
+                "clipped_pixels": archived.clipped,
+                "entropy_bits_per_pixel": bound.bits_per_pixel,
+                "entropy_bound_ratio": bound.best_ratio,
+                "percent_of_entropy_bound": 100 * (decoded / size) / bound.best_ratio,
+                "seconds": seconds,
+            },
+        )
+    record["seconds"] = seconds
+    write_json(record_out, record)
+    return record
+
+
+@dataclasses.dataclass
+class Archived:
+    """What :func:`archive_movie` learnt in its pass besides the archive it wrote.
+
+    Attributes
+    ----------
+    record
+        The movie's record (also in the archive's metadata under ``movie``).
+    total
+        Sum of the archived uint8 frames (int64, frame-sized): the stack's sum.
+    histogram
+        Counts of each uint8 value over every 8th row of every frame.
+    clipped
+        Pixels clipped to 0-255 (only with ``compress.allow_clipping``).
+    """
+
+    record: dict[str, Any]
+    total: np.ndarray
+    histogram: np.ndarray
+    clipped: int
+
+
+def archive_movie(
+    movie: str | os.PathLike,
+    archive_out: str | os.PathLike,
+    *,
+    stack: str,
+    settings: IngestSettings | None = None,
+    compress: CompressSettings | None = None,
+    threads: int | None = None,
+    gain_path: str | os.PathLike | None = None,
+    gain: GainSettings | None = None,
+    replace: bool = False,
+    sidecar_required: bool = True,
+    metadata_format: str = "msgpack",
+    bar: tqdm | None = None,
+) -> Archived:
+    """Write ``movie``'s lossless uint8 MRCZ archive in one pass: the archive of rule ``ingest``.
+
+    Both the ingest step and ``mrczflow compress`` (for TIFF/EER movies)
+    call this, so the two write the same file for the same movie.
+
+    Parameters
+    ----------
+    movie
+        Any movie :func:`.movies.open_movie` reads (MRC/MRCZ, TIFF, EER).
+    archive_out
+        The archive; written under a temporary name and renamed when whole,
+        so a movie that fails (counts that do not fit uint8, a truncated
+        file, a frame count its metadata disagrees with) leaves no file.
+    stack
+        The stack's name, recorded in the archive.
+    settings, compress, threads
+        Config sections ``ingest`` and ``compress``; compression threads.
+    gain_path, gain
+        Vendor gain reference (needed for float movies) and its orientation.
+    replace
+        False (the ingest step): an existing ``archive_out`` is compared frame
+        by frame with the movie and never replaced by less (see
+        :func:`ingest`). True: it is overwritten (``mrczflow compress --force``).
+    sidecar_required
+        False: a movie without the .mdoc/EPU .xml that ``ingest.dose.source``
+        asks for is archived with no dose metadata instead of refused.
+    metadata_format
+        Footer format, ``msgpack`` (the ingest step's) or ``json``.
+    bar
+        Progress bar to advance a frame at a time (default: a log-style bar of its own).
+
+    Returns
+    -------
+    Archived
+        The record, the stack's sum, the value histogram and the clipped pixel count.
+    """
     settings = settings or IngestSettings()
     compress = compress or CompressSettings()
     gain = gain or GainSettings()
     with open_movie(movie, settings.format, settings.eer_group) as source:
-        exposure = _exposure(movie, settings, source.shape[0])
+        exposure = _exposure(movie, settings, source.shape[0], sidecar_required)
         pixel_size = settings.pixel_size or exposure.pixel_size or 0.0
         if (
             settings.pixel_size
@@ -106,7 +224,7 @@ def ingest(
         total = np.zeros((ny, nx), np.int64)
         # Every 8th row of every frame: an unbiased histogram for the entropy bound at ~3% of the time.
         histogram = np.zeros(256, np.int64)
-        earlier = _earlier_archive(archive_out, movie, source.shape)
+        earlier = None if replace else _earlier_archive(archive_out, movie, source.shape)
         with (
             earlier or contextlib.nullcontext(),
             MrczWriter(
@@ -115,8 +233,11 @@ def ingest(
                 np.uint8,
                 compression=compress.compression(threads),
                 voxel_size=pixel_size,
+                metadata_format=metadata_format,
             ) as writer,
-            progress(n_frames, f"ingest {stack}") as bar,
+            contextlib.nullcontext(bar)
+            if bar is not None
+            else progress(n_frames, f"ingest {stack}") as ticker,
         ):
             for index, frame in enumerate(source.frames()):
                 if gain_image is not None:
@@ -132,7 +253,7 @@ def ingest(
                 histogram += np.bincount(small[::8].ravel(), minlength=256)
                 total += small
                 writer.write_frame(small)
-                bar.update()
+                ticker.update()
             mean = float(total.sum()) / (n_frames * ny * nx)
             if settings.dose.source == "measured":
                 exposure.dose_rate = measured_dose_rate(mean, exposure.frame_time)
@@ -166,43 +287,24 @@ def ingest(
             writer.dose_per_frame = record["dose_per_frame"]
             writer.exposure_time = exposure.frame_time * n_frames if exposure.frame_time else None
             writer.metadata.update({"movie": record, "clipped_pixels": clipped})
-    if sum_out:
-        write_stack_sum(sum_out, total, stack=stack, frames=n_frames)
-    size = Path(archive_out).stat().st_size
-    decoded = n_frames * ny * nx
-    bound = entropy_bound(histogram)
-    seconds = time.perf_counter() - started
-    if summary_out:
-        write_json(
-            summary_out,
-            {
-                "stack": stack,
-                "source_bytes": record["source_bytes"],
-                "uint8_bytes": decoded,
-                "mrcz_bytes": size,
-                "ratio_vs_source": record["source_bytes"] / size,
-                "ratio_vs_uint8": decoded / size,
-                "clipped_pixels": clipped,
-                "entropy_bits_per_pixel": bound.bits_per_pixel,
-                "entropy_bound_ratio": bound.best_ratio,
-                "percent_of_entropy_bound": 100 * (decoded / size) / bound.best_ratio,
-                "seconds": seconds,
-            },
-        )
-    record["seconds"] = seconds
-    write_json(record_out, record)
-    return record
+    return Archived(record, total, histogram, clipped)
 
 
-def _exposure(movie: str | os.PathLike, settings: IngestSettings, frames: int) -> Exposure:
+def _exposure(
+    movie: str | os.PathLike, settings: IngestSettings, frames: int, sidecar_required: bool = True
+) -> Exposure:
     """Dose rate, frame time, time stamp (and pixel size, voltage) of ``movie`` from where ``settings.dose`` says.
 
     ``frames`` is the movie's frame count (after EER grouping): EPU gives the
     exposure time of the whole movie, so its frame time is that over them.
+    Without ``sidecar_required`` a missing sidecar gives an exposure with
+    nothing known (source ``none``) instead of an error.
     """
     dose = settings.dose
     if dose.source in SIDECAR_SOURCES:
         path = sidecar(movie, dose.source)
+        if path is None and not sidecar_required:
+            return Exposure(None, dose.frame_time, None, "none")
         if path is None:
             wanted = {"mdoc": "SerialEM .mdoc", "epu": "EPU .xml", "auto": "SerialEM .mdoc or EPU .xml"}
             raise IngestError(
