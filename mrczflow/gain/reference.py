@@ -24,8 +24,8 @@ class GainError(ValueError):
     """A gain reference is unusable as configured."""
 
 
-def orient(gain: np.ndarray, rotate: int = 0, flip: str = "none") -> np.ndarray:
-    """Rotate ``gain`` by ``rotate`` degrees counter-clockwise, then flip it."""
+def orient(gain: np.ndarray, rotate: int = 0, flip: str = "none", *, copy: bool = True) -> np.ndarray:
+    """Rotate ``gain`` by ``rotate`` degrees counter-clockwise, then flip it (``copy=False``: a view)."""
     if rotate not in ROTATIONS:
         raise GainError(f"gain rotate must be one of {ROTATIONS}, got {rotate}")
     if flip not in FLIPS:
@@ -35,17 +35,11 @@ def orient(gain: np.ndarray, rotate: int = 0, flip: str = "none") -> np.ndarray:
         oriented = oriented[:, ::-1]
     elif flip == "y":
         oriented = oriented[::-1, :]
-    return np.ascontiguousarray(oriented)
+    return np.ascontiguousarray(oriented) if copy else oriented
 
 
-def load_gain(
-    path: str | os.PathLike, frame_shape: tuple[int, int], rotate: int = 0, flip: str = "none"
-) -> np.ndarray:
-    """Read, orient and check a gain reference (multiplicative, as vendors write them).
-
-    Returns float32 of ``frame_shape``. Fails on a shape that does not match,
-    and on NaN, infinite, zero or negative values.
-    """
+def read_gain(path: str | os.PathLike) -> np.ndarray:
+    """Read a gain reference as stored (float32, one image, not oriented)."""
     gain = mrcz.read(path)
     if gain.ndim == 3:
         if gain.shape[0] != 1:
@@ -53,7 +47,25 @@ def load_gain(
                 f"{os.fspath(path)}: a gain reference has one frame, this file has {gain.shape[0]}"
             )
         gain = gain[0]
-    oriented = orient(gain.astype(np.float32), rotate, flip)
+    return gain.astype(np.float32)
+
+
+def load_gain(
+    path: str | os.PathLike,
+    frame_shape: tuple[int, int],
+    rotate: int = 0,
+    flip: str = "none",
+    *,
+    raw: np.ndarray | None = None,
+) -> np.ndarray:
+    """Read, orient and check a gain reference (multiplicative, as vendors write them).
+
+    Returns float32 of ``frame_shape``. Fails on a shape that does not match,
+    and on NaN, infinite, zero or negative values. ``raw`` is the file's
+    content if the caller has already read it (:func:`read_gain`).
+    """
+    gain = read_gain(path) if raw is None else raw
+    oriented = orient(gain, rotate, flip)
     if oriented.shape != tuple(frame_shape):
         fits = [r for r in ROTATIONS if np.rot90(gain, k=r // 90).shape == tuple(frame_shape)]
         hint = (

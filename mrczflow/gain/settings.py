@@ -14,11 +14,15 @@ class GainSettings(Settings):
     ``rotate`` (0/90/180/270 degrees counter-clockwise) is applied first, then
     ``flip`` (``none``, ``x`` left-right, ``y`` up-down). ``reference`` is the
     file the config names; rules resolve it and pass the path to the steps.
+    ``orientation_check`` is what rule outliers does when a stack's own sum
+    shows the configured orientation to be wrong (:mod:`.session_check`):
+    ``stop`` the stack naming the right one, or ``warn`` (the user insists)
+    and go on, listed under "Look at" in the report.
     """
 
     section = "gain"
     steps = {
-        step: ("rotate", "flip")
+        step: ("rotate", "flip", "orientation_check") if step == "outliers" else ("rotate", "flip")
         for step in (
             "ingest",
             "fit_gamma",
@@ -35,6 +39,7 @@ class GainSettings(Settings):
     reference: str | None = None
     rotate: int = 0
     flip: str = "none"
+    orientation_check: str = "stop"
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

@@ -8,7 +8,8 @@ from typing import Any
 
 from .. import mrcz
 from ..fileio import atomic_path
-from ..gain.reference import load_gain
+from ..gain.reference import load_gain, read_gain
+from ..gain.session_check import GainOrientationError, check_on_sum
 from ..gain.settings import GainSettings
 from ..jobs import read_json, write_json
 from ..storage.sums import read_stack_sum
@@ -34,14 +35,27 @@ def outliers(
     Reads the stack's sum (written by ingest: the frames are not read again);
     holds it and a few frame-sized arrays. ``gain_path`` (the vendor gain,
     oriented by ``gain``) gives each pixel its own response (:func:`.detect.detect`).
+
+    The stack's sum also checks the gain's orientation
+    (:func:`mrczflow.gain.session_check.check_on_sum`): a configured
+    orientation that makes the sum less flat than another, or than no gain,
+    raises :class:`~mrczflow.gain.session_check.GainOrientationError` naming
+    the right one, before anything is written, unless
+    ``gain.orientation_check`` is ``warn``. The check goes into the statistics.
     """
     started = time.perf_counter()
     settings = settings or OutlierSettings()
     total, _ = read_stack_sum(sum_path)
     reference = None
+    gain_check = None
     if gain_path is not None:
         orientation = gain or GainSettings()
-        reference = load_gain(gain_path, total.shape, orientation.rotate, orientation.flip)
+        raw = read_gain(gain_path)
+        reference = load_gain(gain_path, total.shape, orientation.rotate, orientation.flip, raw=raw)
+        gain_check = check_on_sum(total, raw, orientation.rotate, orientation.flip)
+        print(gain_check.message(), flush=True)
+        if gain_check.problem and orientation.orientation_check == "stop":
+            raise GainOrientationError(f"{os.fspath(gain_path)}: {gain_check.message()}")
     detection = detect(total, settings, reference)
     mrcz.write(
         mask_out,
@@ -59,6 +73,8 @@ def outliers(
         "pixels": int(total.size),
         "seconds": time.perf_counter() - started,
     }
+    if gain_check is not None:
+        stats["gain_check"] = gain_check.as_dict()
     if record_path:
         record = read_json(record_path)
         stats.update({k: record.get(k) for k in ("timestamp", "dose_rate", "dose_per_frame")})
