@@ -14,6 +14,7 @@ report step itself, on synthetic records: every figure and the table).
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import shutil
@@ -106,10 +107,13 @@ def longest_path(dest: Path) -> int:
     return max(down(node["id"]) for node in graph["nodes"])
 
 
-def report_time(folder: Path, n: int) -> float:
-    """Seconds the report step takes for ``n`` stacks of (synthetic) records."""
+def synthetic_records(folder: Path, n: int):
+    """``n`` stacks of K2-like records, one every 10 s, as the stages write them: (index, ReportPaths).
+
+    A few stacks stand out (hot-pixel bursts, a high-contrast one every 200), so
+    the figures show what they are for.
+    """
     from mrczflow.report.session import ReportPaths
-    from mrczflow.report.steps import session_report
     from mrczflow.storage.names import write_index
 
     rng = np.random.default_rng(2)
@@ -125,18 +129,52 @@ def report_time(folder: Path, n: int) -> float:
     for sub in ("ingest", "mrcz", "outliers", "koma", "koma/sums"):
         (folder / "results" / sub).mkdir(parents=True, exist_ok=True)
     rows = []
+    start = datetime.datetime(2026, 11, 26, 9)
     for i in range(n):
-        stack = f"s{i:05d}"
-        rows.append({"order": i, "stack": stack, "time": f"2026-11-26T09:{i // 60 % 60:02d}:{i % 60:02d}"})
-        stamp = f"2026-11-26T{9 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
-        record = {"stack": stack, "timestamp": stamp, "dose_rate": 4.0, "shape": [40, 4096, 4096]}
+        stack = f"FoilHole_{31_000_000 + 7919 * i % 100_003}_Data_{i:05d}_fractions"
+        stamp = (start + datetime.timedelta(seconds=10 * i)).isoformat()
+        rows.append({"order": i, "stack": stack, "time": stamp})
+        dose_rate = float(rng.normal(4.0, 0.1))
+        record = {
+            "stack": stack,
+            "timestamp": stamp,
+            "dose_rate": dose_rate,
+            "dose_per_frame": dose_rate * 0.25,
+            "dose_source": "epu",
+            "pixel_size": 0.83,
+            "pixel_size_from": "epu",
+            "voltage": 300.0,
+            "format": "tiff",
+            "source_dtype": "uint8",
+            "shape": [40, 3710, 3838],
+        }
+        stored = float(rng.normal(1.4e8, 3e6))
+        hot = int(rng.poisson(40)) + (int(rng.poisson(300)) if rng.random() < 0.002 else 0)
+        high = i % 200 == 57
+        spread = float(rng.normal(0.27, 0.004))
+        check = {
+            "configured": "rotate 0, flip none",
+            "best": "rotate 0, flip none",
+            "verdict": "right",
+            "spreads": {"rotate 0, flip none": spread, "rotate 180, flip none": spread + 0.011},
+            "scores": {"rotate 0, flip none": -250.0, "rotate 180, flip none": 0.3},
+            "no_gain": spread + 0.005,
+            "message": "",
+        }
         for kind, value in (
             ("ingest", record),
-            ("storage", {"source_bytes": 6.7e8, "mrcz_bytes": 1.4e8, "percent_of_entropy_bound": 90.0}),
-            ("outliers", {"hot": int(rng.poisson(40)), "dead": int(rng.poisson(3)), "frames": 40, **record}),
+            ("storage", {"source_bytes": 5.7e8, "mrcz_bytes": stored, "percent_of_entropy_bound": 88.0}),
+            (
+                "outliers",
+                {"hot": hot, "dead": int(rng.poisson(3)), "frames": 40, "gain_check": check, **record},
+            ),
             (
                 "koma",
-                {"correlated_noise_before": 0.01, "correlated_noise_after": 0.001, "high_contrast": False},
+                {
+                    "correlated_noise_before": float(rng.normal(0.012, 0.002)) + 0.03 * high,
+                    "correlated_noise_after": float(rng.normal(0.0012, 0.0003)) + 0.02 * high,
+                    "high_contrast": high,
+                },
             ),
         ):
             Path(templates[kind].format(stack=stack)).write_text(json.dumps(value))
@@ -151,8 +189,16 @@ def report_time(folder: Path, n: int) -> float:
         log=str(folder / "logs/{stage}/{stack}.log"),
         benchmark=str(folder / "logs/benchmark/{stage}/{stack}.tsv"),
     )
+    return folder / "stacks.tsv", paths
+
+
+def report_time(folder: Path, n: int) -> float:
+    """Seconds the report step takes for ``n`` stacks of (synthetic) records."""
+    from mrczflow.report.steps import session_report
+
+    index, paths = synthetic_records(folder, n)
     started = time.perf_counter()
-    session_report(folder / "stacks.tsv", paths, folder / "report", radius_samples=0)
+    session_report(index, paths, folder / "report", radius_samples=0)
     return time.perf_counter() - started
 
 

@@ -22,7 +22,7 @@ class KomaSettings(Settings):
     steps = {
         "koma_sum": ("high_contrast",),
         "koma": ("form", "denoise", "include", "exclude", "movie_dtype", "movie_compression"),
-        "session_report": ("form", "denoise", "include", "exclude"),
+        "session_report": ("radius", "form", "denoise", "include", "exclude"),
         "handoff": ("form", "denoise", "include", "exclude"),
         "relion_movie": ("form", "denoise", "include", "exclude"),
     }

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
+import textwrap
 
 import numpy as np
 
-from ..figures import empty, plt, save
-
-
-def _minutes(records: list[dict]) -> np.ndarray:
-    stamps = [r.get("timestamp") for r in records]
-    if all(stamps):
-        start = dt.datetime.fromisoformat(stamps[0])
-        return np.array([(dt.datetime.fromisoformat(t) - start).total_seconds() / 60 for t in stamps])
-    return np.arange(len(records), dtype=float)
+from ..figures import empty, plt, save, series_style, session_axis
 
 
 def plot_outliers(records: dict[str, dict], flagged: dict[str, str], path: str | os.PathLike) -> None:
@@ -27,15 +19,16 @@ def plot_outliers(records: dict[str, dict], flagged: dict[str, str], path: str |
     if not names:
         return empty(path, "outlier filter off")
     rows = [records[s] for s in names]
-    minutes = _minutes(rows)
+    minutes, time_label = session_axis([r.get("timestamp") for r in rows])
     dose = np.cumsum([(r.get("dose_per_frame") or 0) * (r.get("frames") or 0) for r in rows])
+    style = series_style(len(rows))
     figure, (by_time, by_dose) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
     for axes, xs, label in (
-        (by_time, minutes, "minutes since the first stack"),
+        (by_time, minutes, time_label),
         (by_dose, dose, "cumulative dose (e/px)"),
     ):
-        axes.plot(xs, [r["hot"] for r in rows], "o-", ms=3, color="tab:red", label="hot")
-        axes.plot(xs, [r["dead"] for r in rows], "s-", ms=3, color="tab:blue", label="dead")
+        axes.plot(xs, [r["hot"] for r in rows], color="tab:red", label="hot", **style)
+        axes.plot(xs, [r["dead"] for r in rows], color="tab:blue", label="dead", **style)
         marks = [i for i, s in enumerate(names) if s in flagged]
         if marks:
             axes.plot(xs[marks], [rows[i]["hot"] for i in marks], "kx", ms=10, label="anomalous")
@@ -61,5 +54,7 @@ def plot_mask(flags: np.ndarray | None, stack: str | None, path: str | os.PathLi
     image[dead] = (0.1, 0.2, 0.85)
     figure, axes = plt.subplots(figsize=(5, 5), dpi=100)
     axes.imshow(image, interpolation="nearest")
-    axes.set(title=f"Outlier mask of {stack} (most outliers): hot red, dead blue", xticks=[], yticks=[])
+    axes.set(xticks=[], yticks=[])
+    name = textwrap.fill(str(stack), 60)  # EPU names run to 60 characters and more
+    axes.set_title(f"Outlier mask of the stack with most outliers:\n{name} (hot red, dead blue)", fontsize=10)
     save(figure, path)

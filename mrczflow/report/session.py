@@ -225,15 +225,3 @@ def anomalous(session: Session, limit: float = 5.0) -> dict[str, str]:
                     f"{count} {kind} pixels ({'far above' if z > 0 else 'far below'} the session's median)"
                 )
     return flagged
-    for kind in ("hot", "dead"):
-        values = np.log1p([session.outliers[s][kind] for s in names])
-        median = np.median(values)
-        spread = 1.4826 * np.median(np.abs(values - median)) or 0.1
-        for name, value in zip(names, values, strict=True):
-            z = (value - median) / spread
-            if abs(z) > limit:
-                count = session.outliers[name][kind]
-                flagged[name] = (
-                    f"{count} {kind} pixels ({'far above' if z > 0 else 'far below'} the session's median)"
-                )
-    return flagged

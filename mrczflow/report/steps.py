@@ -18,7 +18,7 @@ from ..storage.figures import plot_storage
 from ..storage.names import read_index
 from .radius import radius_curves
 from .session import ReportPaths, anomalous, collect, disk_written, pace
-from .summary import summary_html, summary_lines
+from .summary import front_page, summary_html, summary_lines
 from .table import stack_rows, write_table
 
 
@@ -34,8 +34,13 @@ def session_report(
     flags: bool = False,
     koma: KomaSettings | None = None,
     temporary: Sequence[str] = (),
+    config: dict | None = None,
 ) -> dict:
-    """Write ``out``/summary.html, session.json, the per-stack table and the report's PNG figures.
+    """Write ``out``/summary.html, front_page.html, session.json, the per-stack table and the PNG figures.
+
+    ``front_page.html`` is the summary as a fragment, which the Snakemake
+    report shows on its first page; ``config`` (the workflow's, as run) is
+    shown with it.
 
     ``temporary``: globs (relative to the results folder, ``out``'s parent)
     of files deleted once the report has run, left out of the disk total.
@@ -62,6 +67,10 @@ def session_report(
     )
     in_order = {s: session.storage[s] for s in session.processed}
     keeping_up, rates = pace(session), session.movies_per_minute()
+
+    def stamps(names: Sequence[str]) -> list[str | None]:
+        return [session.ingest.get(s, {}).get("timestamp") for s in names]
+
     plot_storage(
         in_order,
         session.totals()["ratio"],
@@ -69,6 +78,7 @@ def session_report(
         out / "storage.png",
         movies_per_minute=rates,
         microscope=keeping_up["acquired_per_minute"],
+        stamps=stamps(list(in_order)),
     )
     plot_outliers(
         {s: session.outliers[s] for s in stacks if s in session.outliers},
@@ -79,7 +89,8 @@ def session_report(
         session.outliers, key=lambda s: session.outliers[s]["hot"] + session.outliers[s]["dead"], default=None
     )
     plot_mask(mrcz.read(paths.of("mask", worst)) if worst else None, worst, out / "worst_mask.png")
-    plot_koma({s: session.koma[s] for s in stacks if s in session.koma}, out / "koma.png")
+    koma_records = {s: session.koma[s] for s in stacks if s in session.koma}
+    plot_koma(koma_records, out / "koma.png", stamps(list(koma_records)))
     curves, baseline = ({}, float("nan"))
     if session.koma:
         curves, baseline = radius_curves(
@@ -92,9 +103,11 @@ def session_report(
             flags=flags,
             koma=koma,
         )
-    plot_radius(curves, baseline, out / "koma_radius.png")
+    plot_radius(curves, baseline, out / "koma_radius.png", configured=koma.radius)
     with atomic_path(out / "summary.html") as tmp:
-        tmp.write_text(summary_html(session))
+        tmp.write_text(summary_html(session, config))
+    with atomic_path(out / "front_page.html") as tmp:
+        tmp.write_text(front_page(session, config))
     record = {
         "summary": summary_lines(session),
         "totals": session.totals(),

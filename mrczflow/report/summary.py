@@ -5,12 +5,10 @@ from __future__ import annotations
 import html
 
 import numpy as np
+import yaml
 
+from .facts import gain_check_lines, number, session_facts, size_text
 from .session import Session, anomalous, pace
-
-
-def _gb(n: float) -> str:
-    return f"{n / 1e9:.3g} GB" if n >= 1e8 else f"{n / 1e6:.3g} MB"
 
 
 def reduction(before: float, after: float) -> str:
@@ -36,13 +34,14 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
     """The summary as plain sentences, by heading (also what the closing note quotes)."""
     totals = session.totals()
     processed = session.processed
-    lines: dict[str, list[str]] = {"Session": [], "Look at": []}
+    lines: dict[str, list[str]] = {"Session": session_facts(session), "Look at": []}
+    gain_sentences, gain_look_at = gain_check_lines(session)
     lines["Session"].append(
         f"{len(processed)} of {len(session.stacks)} stacks processed; {len(session.failed)} failed."
     )
     if processed:
         lines["Session"].append(
-            f"Data reduced from {_gb(totals['source_bytes'])} to {_gb(totals['mrcz_bytes'])} "
+            f"Data reduced from {size_text(totals['source_bytes'])} to {size_text(totals['mrcz_bytes'])} "
             f"({totals['ratio']:.1f}x smaller), lossless: every frame's checksum is stored with it."
         )
         bounds = [session.storage[s].get("percent_of_entropy_bound") for s in processed]
@@ -64,7 +63,7 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
     if processed and totals.get("written_bytes"):
         written = totals["written_bytes"]
         lines["Session"].append(
-            f"Everything the session wrote: {_gb(written)}, {written / totals['mrcz_bytes']:.2f}x the archive "
+            f"Everything the session wrote: {size_text(written)}, {number(written / totals['mrcz_bytes'])}x the archive "
             "(stack sums, masks and records beside it; see results/)."
         )
     if session.outliers:
@@ -74,6 +73,7 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
             f"Hot pixels per stack: median {np.median(hot):.0f} (range {min(hot)}-{max(hot)}); "
             f"dead: median {np.median(dead):.0f}. They are filled in every corrected movie."
         )
+    lines["Session"].extend(gain_sentences)
     if session.gamma:
         best = session.gamma.get("orientation", {}).get("best", {})
         lines["Session"].append(
@@ -92,11 +92,12 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
             [r["correlated_noise_after"] for r in session.koma.values() if not r["high_contrast"]]
         )
         lines["Session"].append(
-            f"Correlated noise between frames (fixed-pattern noise), median: {before:.2g} with the gain alone, "
-            f"{after:.2g} after outlier filter + KOMA ({reduction(before, after)})."
+            f"Correlated noise between frames (fixed-pattern noise), median: {number(before, 2)} with the gain "
+            f"alone, {number(after, 2)} after outlier filter + KOMA ({reduction(before, after)})."
         )
     for stack, line in session.failed.items():
         lines["Look at"].append(f"{stack} failed: {line}")
+    lines["Look at"].extend(gain_look_at)
     for path, reason in session.refused.items():
         lines["Look at"].append(f"{path} was refused: {reason}.")
     for stack, (frames, usual) in short_stacks(session).items():
@@ -120,11 +121,29 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
     return lines
 
 
-def summary_html(session: Session) -> str:
-    parts = ["<html><head><meta charset='utf-8'><title>Session summary</title></head><body>"]
+def front_page(session: Session, config: dict | None = None) -> str:
+    """The summary as an HTML fragment: the report's front page (``workflow/report/workflow.rst`` includes it).
+
+    ``config`` (the workflow's config, as run) is shown folded, below the summary.
+    """
+    parts = []
     for heading, lines in summary_lines(session).items():
         parts.append(f"<h2>{html.escape(heading)}</h2><ul>")
         parts.extend(f"<li>{html.escape(line)}</li>" for line in lines)
         parts.append("</ul>")
-    parts.append("</body></html>")
+    if config is not None:
+        text = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+        parts.append(
+            "<h2>Config</h2><details><summary>The config this session ran with</summary>"
+            f"<pre>{html.escape(text)}</pre></details>"
+        )
     return "\n".join(parts) + "\n"
+
+
+def summary_html(session: Session, config: dict | None = None) -> str:
+    """The summary as a page of its own (``results/report/summary.html``)."""
+    return (
+        "<html><head><meta charset='utf-8'><title>Session summary</title></head><body>\n"
+        + front_page(session, config)
+        + "</body></html>\n"
+    )

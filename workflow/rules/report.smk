@@ -33,6 +33,8 @@ rule session_report:
         radius=report("results/report/koma_radius.png", category="5. KOMA", caption="../report/koma_radius.rst"),
         table=report("results/report/stacks.html", category="1. Summary", caption="../report/stacks.rst"),
         tsv="results/report/stacks.tsv",
+        # The summary as the report's first page (workflow/report/workflow.rst includes it).
+        front_page="results/report/front_page.html",
     params:
         script=os.path.join(SCRIPTS, "session_report.py"),
         folder=lambda wildcards, output: os.path.dirname(output.summary),
@@ -41,6 +43,7 @@ rule session_report:
         gain=lambda wildcards: report_gain(),
         flags="--flags" if config["outliers"]["enabled"] else "--no-flags",
         settings=step_settings("koma", "session_report"),
+        config=lambda wildcards: json.dumps(config),
         # Temporary gamma gains (deleted after this job) are not counted as kept on disk.
         temporary=[] if keep_gamma_gains() else ["--temporary", "gain/*.gain.mrc"],
     log:
@@ -55,4 +58,5 @@ rule session_report:
         "../../envs/mrczflow.yaml"
     shell:
         "python {params.script:q} --index {input.index:q} --paths {params.paths:q} --out {params.folder:q}"
-        " {params.gain:q} {params.flags:q} --settings {params.settings:q} {params.temporary:q} > {log:q} 2>&1"
+        " {params.gain:q} {params.flags:q} --settings {params.settings:q} --config {params.config:q}"
+        " {params.temporary:q} > {log:q} 2>&1"

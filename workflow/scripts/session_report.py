@@ -32,6 +32,9 @@ STEP = "session_report"  # the name of the rule, of this script and of its step 
 @click.option("--flags/--no-flags", default=False, help="outlier masks exist (paths: mask)")
 @click.option("--settings", "settings_json", default=None, help="config section koma, as JSON")
 @click.option(
+    "--config", "config_json", default=None, help="the workflow's config as run (JSON), for the front page"
+)
+@click.option(
     "--temporary",
     multiple=True,
     help="files (a glob under results/) that are deleted after the report: not counted as kept",
@@ -46,9 +49,10 @@ def main(
     gamma_gain,
     flags,
     settings_json,
+    config_json,
     temporary,
 ) -> None:
-    """Write OUT/summary.html, OUT/session.json and the report's PNG figures."""
+    """Write OUT/summary.html, OUT/front_page.html, OUT/session.json and the report's PNG figures."""
     session_report(
         index,
         ReportPaths(**json.loads(paths_json)),
@@ -60,6 +64,7 @@ def main(
         flags=flags,
         koma=KomaSettings.for_step(STEP, settings_json),
         temporary=temporary,
+        config=json.loads(config_json) if config_json else None,
     )
 
 
