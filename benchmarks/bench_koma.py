@@ -14,6 +14,12 @@ dose rates). The gain applied before KOMA is the vendor gain (gamma = 1);
 4. Time per stack of the ``koma`` step (files in, movie out) at a = 1 and
    a = 25 on the same stacks, measured in this run: their ratio; and the
    stack sums KOMA keeps, against the archive.
+5. A drifting detector (issue #18): the response's low-frequency pattern
+   drifts over the session, each pixel loses its own share to coincidence,
+   and three carbon films of transmission 0.7, 0.85 and 0.93 (thick to thin)
+   cross the session. Per stack position: the gain error against the true
+   response (full, and 64-px low-pass) of the vendor gain alone and after
+   KOMA (a = 6), and the screen's decision on each film with its evidence.
 
     python benchmarks/bench_koma.py [--stacks 60] [--size 256] [--plot koma_fig12.png]
 """
@@ -32,7 +38,15 @@ from mrczflow import koma, mrcz
 from mrczflow.koma.steps import koma as koma_step
 from mrczflow.koma.steps import koma_sum
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
-from mrczflow.simulate.koma_scores import gain_scores, koma_scores, load_session, stack_sums, truth_floor
+from mrczflow.simulate.koma_scores import (
+    gain_error,
+    gain_scores,
+    koma_corrections,
+    koma_scores,
+    load_session,
+    stack_sums,
+    truth_floor,
+)
 from mrczflow.storage.sums import write_stack_sum
 
 RADII = tuple(range(1, 26))
@@ -214,6 +228,44 @@ def timing(folder: Path, n_stacks: int, gain_path: Path, repeats: int = 3) -> No
     )
 
 
+def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6) -> None:
+    """Per position: gain error against the truth of the vendor gain alone and after KOMA; the film decisions."""
+    films = {n_stacks // 4: 0.7, n_stacks // 2: 0.85, 3 * n_stacks // 4: 0.93}
+    simulate(
+        folder,
+        SessionConfig(
+            n_stacks=n_stacks,
+            n_frames=40,
+            dose_rate=RATES["particles"],
+            carbon_stacks=tuple(films),
+            carbon_transmission=tuple(films.values()),
+            seed=5,
+        ),
+        DetectorConfig(shape=(size, size), gain_drift=0.1, coincidence_spread=0.1),
+        references=False,
+    )
+    truth = Truth(folder / "truth" / "session.npz")
+    _, filtered = load_session(folder, n_stacks)
+    sums = stack_sums(filtered)
+    vendor = truth.vendor_gain
+    contrasts = [koma.contrast(total, vendor) for total in sums]
+    excluded = {i for i, value in enumerate(contrasts) if value > 0.08}
+    print(f"\n5. drifting gain (0.1), per-pixel coincidence (0.1), {n_stacks} stacks, a = {a}; films {films}")
+    for index, transmission in films.items():
+        kept = "kept out" if index in excluded else "KEPT IN windows"
+        print(
+            f"   film {transmission:.2f} (stack {index}): contrast {contrasts[index]:.3f} vs 0.08 -> {kept}"
+        )
+    others = [c for i, c in enumerate(contrasts) if i not in films]
+    print(f"   specimen stacks' contrast: {min(others):.3f}-{max(others):.3f}")
+    fixes = koma_corrections(filtered, sums, a, vendor, excluded=excluded)
+    print("   stack   vendor full / 64px    KOMA full / 64px")
+    for i in range(n_stacks):
+        true = truth.stack_gain(i)
+        plain, after = gain_error(vendor, true), gain_error(fixes[i].gain_reference(), true)
+        print(f"   {i:5d}   {plain[0]:.4f} / {plain[1]:.4f}     {after[0]:.4f} / {after[1]:.4f}")
+
+
 @click.command()
 @click.option("--stacks", default=60, show_default=True)
 @click.option("--size", default=256, show_default=True)
@@ -233,6 +285,7 @@ def main(stacks: int, size: int, plot: Path) -> None:
         fig12(sessions, plot)
         choices(sessions)
         carbon(Path(tmp) / "carbon", stacks, size, lambda truth: truth.vendor_gain)
+        drifting(Path(tmp) / "drifting", size)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def session_table(folder: Path, specimen: str, size: int) -> None:
         dose = stack.mean(axis=0, dtype=np.float64)[clean].mean() / s.detected_per_frame
         raw = correlated_noise(stack)
         vendor = correlated_noise(stack * truth.vendor_gain)
-        best = stack / truth.gain(s.dose_rate).astype(np.float32)
+        best = stack / truth.gain(s.dose_rate, s.session_fraction).astype(np.float32)
         best[:, ~clean] = s.detected_per_frame
         true_fix = correlated_noise(best)
         rows.append((raw, vendor, true_fix))

@@ -240,3 +240,68 @@ def test_script_rejects_bad_options(tmp_path):
     assert result.exit_code == 2 and "--specimen must be particles or vacuum" in result.output
     result = CliRunner().invoke(module["main"], [str(tmp_path / "x"), "--shape", "a,b"])
     assert result.exit_code == 2
+
+
+def test_a_drifting_gain_moves_the_low_frequencies_over_the_session_and_the_movies_follow(tmp_path):
+    """Issue 18: with gain_drift the true response's low-frequency pattern changes linearly over the session."""
+    simulate(
+        tmp_path,
+        SessionConfig(
+            n_stacks=5, n_frames=30, specimen="vacuum", dose_rate=8.0, dose_rate_jitter=0.0, seed=2
+        ),
+        DetectorConfig(shape=(128, 128), gain_drift=0.1, coincidence_dose_rate=0.0),
+        references=False,
+    )
+    truth = Truth(tmp_path / "truth" / "session.npz")
+    assert [truth.stack(i).session_fraction for i in range(5)] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    rate = truth.stack(0).dose_rate
+    first, middle, last = (np.log(truth.gain(rate, fraction)) for fraction in (0.0, 0.5, 1.0))
+    assert np.array_equal(truth.stack_gain(4), truth.gain(rate, 1.0))  # no dose-rate jitter here
+    change = last - first  # the drift pattern times gain_drift, up to a constant
+    assert change.std() == pytest.approx(0.1, rel=0.05)
+    assert np.allclose(middle - first, change / 2 - (change / 2).mean() + (middle - first).mean(), atol=1e-5)
+    assert np.allclose(
+        truth.gain(truth.stack(2).dose_rate, 0.5), truth.gain(truth.stack(2).dose_rate), atol=1e-9
+    )
+    movies = [
+        mrcz.read(tmp_path / "movies" / f"stack_{i:04d}.mrc").sum(axis=0).astype(np.float64) for i in (0, 4)
+    ]
+    measured = ndimage.uniform_filter(
+        np.log(movies[1] / movies[1].mean()) - np.log(movies[0] / movies[0].mean()), 16
+    )
+    expected = ndimage.uniform_filter(change - change.mean(), 16)
+    assert np.corrcoef(measured.ravel(), expected.ravel())[0, 1] > 0.9
+
+
+def test_per_pixel_coincidence_makes_the_response_depend_on_the_dose_rate_pixel_by_pixel():
+    """Issue 18: with coincidence_spread each pixel loses its own share; without, all pixels alike."""
+    flat = Detector(DetectorConfig(shape=(64, 64), coincidence_spread=0.0), np.random.default_rng(1))
+    spread = Detector(DetectorConfig(shape=(64, 64), coincidence_spread=0.3), np.random.default_rng(1))
+    assert np.array_equal(flat.pixel_gain, spread.pixel_gain)  # the default random stream is unchanged
+    gamma_only = flat.gain(9.0) / flat.gain(1.0)
+    with_loss = spread.gain(9.0) / spread.gain(1.0)
+    assert flat.coincidence_limits is None
+    assert (with_loss / gamma_only).std() > 0.01  # pixel by pixel: 9 vs 1 e/px/s at limits 80 e/px/s +- 30%
+    # pixels with a low coincidence limit lose more at high dose rate
+    low = spread.coincidence_limits < np.median(spread.coincidence_limits)
+    assert (with_loss / gamma_only)[low].mean() < (with_loss / gamma_only)[~low].mean()
+
+
+def test_carbon_films_of_different_transmission(tmp_path):
+    """Issue 18: films from thick (0.7) to thin (0.93); a thinner film has less contrast."""
+    from mrczflow.koma.screen import contrast
+
+    simulate(
+        tmp_path,
+        SessionConfig(
+            n_stacks=3, n_frames=20, carbon_stacks=(0, 1, 2), carbon_transmission=(0.7, 0.85, 0.97), seed=4
+        ),
+        DetectorConfig(shape=(192, 192)),
+        references=False,
+    )
+    truth = Truth(tmp_path / "truth" / "session.npz")
+    values = [
+        contrast(mrcz.read(tmp_path / "movies" / f"stack_{i:04d}.mrc").sum(axis=0), 1 / truth.stack_gain(i))
+        for i in range(3)
+    ]
+    assert values[0] > values[1] > values[2]

@@ -81,6 +81,10 @@ class DetectorConfig:
     hot_cluster_fraction: float = knob(0.0, "share of new hot pixels that come as 2-3 px clusters")
     line_defects: int = knob(0, "warm or cold rows/columns, whole or segments of 64 px or more")
     line_excess: tuple[float, float] = knob((0.2, 0.6), "range of a line defect's relative excess or deficit")
+    gain_drift: float = knob(
+        0.0, "drifting gain: a low-frequency response pattern grows over the session by this (std of its log)"
+    )
+    coincidence_spread: float = knob(0.0, "per-pixel spread of coincidence_dose_rate (std of its log)")
     gamma: GammaLaw = knob(GammaLaw(), "gamma(dose rate) law of the etching response (paper Eq. 11)")
 
 
@@ -104,9 +108,26 @@ class Detector:
         self.line_factor = (
             self._line_defects(rng) if config.line_defects else np.ones(config.shape, np.float32)
         )
+        self.drift_pattern = (
+            self._sweeps(rng, 1.0).astype(np.float32)
+            if config.gain_drift
+            else np.zeros(config.shape, np.float32)
+        )
+        self.coincidence_limits = (
+            (
+                config.coincidence_dose_rate
+                * np.exp(rng.normal(0.0, config.coincidence_spread, config.shape))
+            ).astype(np.float32)
+            if config.coincidence_spread and config.coincidence_dose_rate > 0
+            else None
+        )
 
     def _etching(self, rng: np.random.Generator) -> np.ndarray:
         """Low-frequency sweeps, mostly diagonal, with std ``etching_amplitude``."""
+        return self._sweeps(rng, self.config.etching_amplitude)
+
+    def _sweeps(self, rng: np.random.Generator, amplitude: float) -> np.ndarray:
+        """``etching_waves`` low-frequency sweeps, mostly diagonal, scaled to std ``amplitude``."""
         ny, nx = self.config.shape
         y, x = np.mgrid[0:ny, 0:nx].astype(np.float64)
         pattern = np.zeros((ny, nx))
@@ -119,7 +140,7 @@ class Detector:
                 2 * np.pi * (x * np.cos(angle) + y * np.sin(angle)) / wavelength + phase
             )
         pattern -= pattern.mean()
-        return pattern * (self.config.etching_amplitude / pattern.std()) if pattern.std() else pattern
+        return pattern * (amplitude / pattern.std()) if pattern.std() else pattern
 
     def _line_defects(self, rng: np.random.Generator) -> np.ndarray:
         """Multiplicative factor of warm (> 1) and cold (< 1) rows and columns, whole or segments >= 64 px."""
@@ -154,11 +175,50 @@ class Detector:
         limit = self.config.coincidence_dose_rate
         return 1.0 if limit <= 0 else 1.0 / (1.0 + dose_rate / limit)
 
-    def gain(self, dose_rate: float) -> np.ndarray:
-        """True multiplicative response at ``dose_rate``, mean 1 (float32)."""
-        gamma = self.config.gamma(dose_rate)
-        response = self.pixel_gain * np.exp(gamma * self.etching)
-        return (response / response.mean()).astype(np.float32)
+    def gain(self, dose_rate: float, session_fraction: float = 0.5) -> np.ndarray:
+        """True multiplicative response at ``dose_rate``, ``session_fraction`` of the way through the session (mean 1).
+
+        With ``gain_drift`` its low-frequency drift pattern grows linearly over
+        the session (none at its middle, where the vendor's gain is taken);
+        with ``coincidence_spread`` each pixel loses its own share of
+        electrons to coincidence at this rate.
+        """
+        drift = self.config.gain_drift * (session_fraction - 0.5)
+        return response(
+            self.pixel_gain,
+            self.etching,
+            self.config.gamma(dose_rate),
+            drift=drift * self.drift_pattern if drift else None,
+            coincidence=pixel_coincidence(self.coincidence_limits, dose_rate),
+        ).astype(np.float32)
+
+
+def pixel_coincidence(limits: np.ndarray | None, dose_rate: float) -> np.ndarray | None:
+    """Each pixel's counted fraction ``1 / (1 + rate / limit)`` relative to the detector's mean (None: all alike)."""
+    if limits is None:
+        return None
+    counted = 1.0 / (1.0 + dose_rate / limits.astype(np.float64))
+    return counted / counted.mean()
+
+
+def response(
+    pixel_gain: np.ndarray,
+    etching: np.ndarray,
+    gamma: float,
+    *,
+    drift: np.ndarray | None = None,
+    coincidence: np.ndarray | None = None,
+) -> np.ndarray:
+    """The detector's true response, mean 1: pixel sensitivity, etching to the power gamma, drift and
+    per-pixel coincidence loss. One formula for the simulator and its ground truth (in the dtype of
+    ``pixel_gain``, so the default model's numbers are unchanged)."""
+    exponent = gamma * etching
+    if drift is not None:
+        exponent = exponent + drift
+    value = pixel_gain * np.exp(exponent)
+    if coincidence is not None:
+        value = value * coincidence.astype(value.dtype)
+    return value / value.mean()
 
 
 def spread_hot_pixels(shape: tuple[int, int], indices: np.ndarray, rates: np.ndarray) -> np.ndarray:

@@ -12,10 +12,15 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from .. import koma, mrcz, outliers
+from ..koma.correction import Correction
 from ..koma.noise import correlated_noise
 from .truth import Truth
+
+#: The low-pass of :func:`gain_error`: a box of this many px, twice (the scale a drifting gain lives at).
+LOW_PASS = 64
 
 
 def stack_sums(stacks: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -23,7 +28,7 @@ def stack_sums(stacks: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [np.rint(np.asarray(s, np.float64).sum(axis=0)).astype(np.int64) for s in stacks]
 
 
-def koma_scores(
+def koma_corrections(
     stacks: Sequence[np.ndarray],
     sums: Sequence[np.ndarray],
     radius: int,
@@ -33,8 +38,8 @@ def koma_scores(
     denoise: bool = True,
     excluded: Collection[int] = (),
     scored: Collection[int] | None = None,
-) -> dict[int, float]:
-    """Correlated noise (paper Eq. 7) of each stack in ``scored`` (default: all) after KOMA at ``radius``."""
+) -> dict[int, Correction]:
+    """The KOMA correction of each stack in ``scored`` (default: all) at ``radius``, as rule koma makes it."""
     n = len(stacks)
     included = np.array([i not in excluded for i in range(n)])
     prefixes = koma.prefix_sums([s * keep for s, keep in zip(sums, included, strict=True)])
@@ -42,7 +47,7 @@ def koma_scores(
     frames = np.concatenate(
         [[0], np.cumsum([len(s) * keep for s, keep in zip(stacks, included, strict=True)])]
     )
-    scores = {}
+    fixes = {}
     for i in range(n) if scored is None else scored:
         lo, hi = koma.window(i, n, radius)
         own = sums[i] if included[i] else None
@@ -55,8 +60,39 @@ def koma_scores(
             form=form,
             denoise=denoise,
         )
-        scores[i] = correlated_noise(fix.apply(frame) for frame in stacks[i])
-    return scores
+        fixes[i] = fix
+    return fixes
+
+
+def koma_scores(
+    stacks: Sequence[np.ndarray],
+    sums: Sequence[np.ndarray],
+    radius: int,
+    gain: np.ndarray | None = None,
+    **options,
+) -> dict[int, float]:
+    """Correlated noise (paper Eq. 7) of each stack after KOMA at ``radius`` (options: :func:`koma_corrections`)."""
+    fixes = koma_corrections(stacks, sums, radius, gain, **options)
+    return {i: correlated_noise(fix.apply(frame) for frame in stacks[i]) for i, fix in fixes.items()}
+
+
+def gain_error(effective_gain: np.ndarray | None, true_response: np.ndarray) -> tuple[float, float]:
+    """How far a correction's gain is from the truth: relative std of ``response x gain``, full and 64-px low-pass.
+
+    ``effective_gain`` multiplies counts (a vendor gain, or :meth:`Correction.gain_reference`);
+    None is no gain. A perfect gain makes the product flat (0, 0). Pixels
+    more than 6 robust sigmas off (dead, hot-filled) count as 0 in both.
+    """
+    product = np.asarray(true_response, np.float64)
+    if effective_gain is not None:
+        product = product * effective_gain
+    relative = product / product.mean() - 1.0
+    spread = 1.4826 * np.median(np.abs(relative - np.median(relative)))
+    relative[np.abs(relative - np.median(relative)) > 6 * max(spread, 1e-12)] = 0.0
+    smooth = ndimage.uniform_filter(
+        ndimage.uniform_filter(relative, LOW_PASS, mode="nearest"), LOW_PASS, mode="nearest"
+    )
+    return float(relative.std()), float(smooth.std())
 
 
 def gain_scores(stacks: Sequence[np.ndarray], gain: np.ndarray | None) -> dict[int, float]:
@@ -90,7 +126,7 @@ def truth_floor(truth: Truth, stacks: Sequence[np.ndarray]) -> float:
     for i, stack in enumerate(stacks):
         true_outliers, ambiguous = truth.outlier_masks(i)
         flags = np.where(true_outliers | ambiguous, outliers.HOT, 0).astype(np.uint8)
-        gain = 1.0 / truth.gain(truth.stack(i).dose_rate)
+        gain = 1.0 / truth.stack_gain(i)
         frames = outliers.filtered_frames(np.asarray(stack, np.uint16), flags)
         values.append(correlated_noise((f - lines) * gain for f in frames))
     return float(np.mean(values))

@@ -52,7 +52,9 @@ def oracle_recall(truth: Truth, index: int, total: np.ndarray, hot: np.ndarray, 
     if not hot.any():
         return 1.0
     s = truth.stack(index)
-    clean = (s.n_frames * s.detected_per_frame * truth.gain(s.dose_rate) * truth.line_factor)[hot]
+    clean = (
+        s.n_frames * s.detected_per_frame * truth.gain(s.dose_rate, s.session_fraction) * truth.line_factor
+    )[hot]
     return float((total[hot] > stats.poisson.isf(rate, clean)).mean())
 
 

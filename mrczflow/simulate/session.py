@@ -44,6 +44,9 @@ class SessionConfig:
     dose_rate_jitter: float = knob(0.05, "relative spread of the dose rate from movie to movie")
     specimen: str = knob("particles", "specimen of every movie: particles or vacuum")
     carbon_stacks: tuple[int, ...] = knob((), "movies (indices) that show a carbon film edge")
+    carbon_transmission: tuple[float, ...] = knob(
+        (0.7,), "transmission of the film of each carbon stack, in order (cycled): 0.7 thick, 0.93 thin"
+    )
     crystalline_stacks: tuple[int, ...] = knob((), "movies (indices) of crystalline ice")
     particle_radius: float = knob(12.0, "particle radius, px")
     drift_speed: float = knob(0.8, "initial specimen drift, px/frame (settles during the movie)")
@@ -97,23 +100,33 @@ class StackSimulation:
         particle_radius: float,
         drift_speed: float,
         rng: np.random.Generator,
+        session_fraction: float = 0.5,
+        film_transmission: float = 0.7,
     ) -> None:
         self.detector = detector
         self.defects = defects
         self.dose_rate = dose_rate
         self.n_frames = n_frames
         self.specimen = specimen
+        self.session_fraction = session_fraction
         self.rng = rng
         self.dose_per_frame = dose_rate * frame_time
         self.detected_per_frame = self.dose_per_frame * detector.coincidence(dose_rate)
         shape = detector.config.shape
         self.drift = drift_path(n_frames, drift_speed if specimen != "vacuum" else 0.0, rng)
         self.margin = int(np.ceil(np.abs(self.drift).max())) + 2
-        self.canvas = render(specimen, shape, self.margin, rng, particle_radius=particle_radius)
+        self.canvas = render(
+            specimen,
+            shape,
+            self.margin,
+            rng,
+            particle_radius=particle_radius,
+            film_transmission=film_transmission,
+        )
         alive = np.ones(shape[0] * shape[1], np.float32)
         alive[defects.dead_indices] = 0
         self.base = (
-            detector.gain(dose_rate)
+            detector.gain(dose_rate, session_fraction)
             * detector.line_factor
             * alive.reshape(shape)
             * np.float32(self.detected_per_frame)
@@ -183,8 +196,12 @@ def _truth_record(sims: list[StackSimulation], detector: Detector, extra: dict) 
         "gamma": config.gamma.as_dict(),
         "cmos_counts": config.cmos_counts,
         "coincidence_dose_rate": config.coincidence_dose_rate,
+        "gain_drift": config.gain_drift,
         **extra,
     }
+    optional = {"drift_pattern": detector.drift_pattern} if config.gain_drift else {}
+    if detector.coincidence_limits is not None:
+        optional["coincidence_limits"] = detector.coincidence_limits
     return {
         "meta": np.array(json.dumps(meta)),
         "pixel_gain": detector.pixel_gain,
@@ -196,11 +213,13 @@ def _truth_record(sims: list[StackSimulation], detector: Detector, extra: dict) 
         "dose_per_frame": np.array([s.dose_per_frame for s in sims]),
         "detected_per_frame": np.array([s.detected_per_frame for s in sims]),
         "n_frames": np.array([s.n_frames for s in sims]),
+        "session_fraction": np.array([s.session_fraction for s in sims]),
         "specimen": np.array([s.specimen for s in sims]),
         "drift": np.array([s.drift for s in sims]) if sims else np.empty(0),
         **ragged([s.defects.hot_indices for s in sims], "hot_indices"),
         **ragged([s.defects.hot_rates for s in sims], "hot_rates"),
         **ragged([s.defects.dead_indices for s in sims], "dead_indices"),
+        **optional,
     }
 
 
@@ -263,9 +282,11 @@ def simulate(
         for index in range(session.n_stacks):
             rng = _rng(session.seed, 3, index)
             rate = session.dose_rate * max(0.05, 1 + session.dose_rate_jitter * rng.normal())
-            kind = session.specimen
+            kind, transmission = session.specimen, 0.7
             if index in session.carbon_stacks:
                 kind = "carbon"
+                film = session.carbon_stacks.index(index)
+                transmission = session.carbon_transmission[film % len(session.carbon_transmission)]
             elif index in session.crystalline_stacks:
                 kind = "crystalline"
             sim = StackSimulation(
@@ -278,6 +299,8 @@ def simulate(
                 particle_radius=session.particle_radius,
                 drift_speed=session.drift_speed,
                 rng=rng,
+                session_fraction=index / max(1, session.n_stacks - 1),
+                film_transmission=transmission,
             )
             when = start + dt.timedelta(seconds=index * session.stack_interval)
             _write_movie(sim, out, f"stack_{index:04d}", session, when, session.formats)

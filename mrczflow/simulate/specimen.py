@@ -24,8 +24,12 @@ def render(
     rng: np.random.Generator,
     particle_radius: float = 12.0,
     particle_density: float = 4e-4,
+    film_transmission: float = 0.7,
 ) -> np.ndarray:
-    """Transmission image of ``kind`` on a canvas ``shape + 2*margin`` (float32)."""
+    """Transmission image of ``kind`` on a canvas ``shape + 2*margin`` (float32).
+
+    ``film_transmission``: the carbon film's (0.7: a usual film; near 1: a thin one).
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown specimen {kind!r}; choose from {KINDS}")
     ny, nx = shape[0] + 2 * margin, shape[1] + 2 * margin
@@ -48,7 +52,7 @@ def render(
         centre = np.array([ny / 2, nx / 2]) + offset * np.array([np.sin(angle), np.cos(angle)])
         film = np.hypot(y - centre[0], x - centre[1]) > radius
         grain = 1 + 0.05 * _smooth_noise((ny, nx), 2.0, rng)
-        image = np.where(film, 0.7 * grain, image)
+        image = np.where(film, film_transmission * grain, image)
     elif kind == "crystalline":
         image = image * (1 + 0.25 * _smooth_noise((ny, nx), 10.0, rng))
     return np.clip(image, 0.05, None).astype(np.float32)

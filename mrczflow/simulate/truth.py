@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..gain.law import GammaLaw
-from .detector import spread_hot_pixels
+from .detector import pixel_coincidence, response, spread_hot_pixels
 
 
 @dataclasses.dataclass
@@ -33,6 +33,7 @@ class StackTruth:
     hot_rates: np.ndarray
     dead_indices: np.ndarray
     drift: np.ndarray
+    session_fraction: float = 0.5
 
 
 class Truth:
@@ -49,13 +50,26 @@ class Truth:
         self.lines = self._data["lines"]
         self.line_factor = self._data.get("line_factor", np.ones(self.shape, np.float32))
         self.vendor_gain = self._data["vendor_gain"]
+        self.drift_pattern = self._data.get("drift_pattern")
+        self.coincidence_limits = self._data.get("coincidence_limits")
         self.dose_rate = self._data["dose_rate"]
         self.n_stacks = len(self.dose_rate)
 
-    def gain(self, dose_rate: float) -> np.ndarray:
-        """True multiplicative response at ``dose_rate`` (mean 1)."""
-        response = self.pixel_gain.astype(np.float64) * np.exp(self.gamma(dose_rate) * self.etching)
-        return response / response.mean()
+    def gain(self, dose_rate: float, session_fraction: float = 0.5) -> np.ndarray:
+        """True multiplicative response at ``dose_rate``, ``session_fraction`` through the session (mean 1)."""
+        drift = self.meta.get("gain_drift", 0.0) * (session_fraction - 0.5)
+        return response(
+            self.pixel_gain.astype(np.float64),
+            self.etching,
+            self.gamma(dose_rate),
+            drift=drift * self.drift_pattern if drift and self.drift_pattern is not None else None,
+            coincidence=pixel_coincidence(self.coincidence_limits, dose_rate),
+        )
+
+    def stack_gain(self, index: int) -> np.ndarray:
+        """True response of stack ``index`` (its dose rate, its time in the session; mean 1)."""
+        stack = self.stack(index)
+        return self.gain(stack.dose_rate, stack.session_fraction)
 
     def _ragged(self, name: str, index: int) -> np.ndarray:
         ptr = self._data[f"{name}_ptr"]
@@ -73,6 +87,7 @@ class Truth:
             hot_rates=self._ragged("hot_rates", index),
             dead_indices=self._ragged("dead_indices", index).astype(np.int64),
             drift=d["drift"][index],
+            session_fraction=float(d["session_fraction"][index]) if "session_fraction" in d else 0.5,
         )
 
     def outlier_masks(
@@ -80,7 +95,9 @@ class Truth:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(true_outliers, ambiguous)`` boolean masks of stack ``index`` (see module docstring)."""
         s = self.stack(index)
-        clean = s.n_frames * s.detected_per_frame * self.gain(s.dose_rate) * self.line_factor
+        clean = (
+            s.n_frames * s.detected_per_frame * self.gain(s.dose_rate, s.session_fraction) * self.line_factor
+        )
         excess = s.n_frames * spread_hot_pixels(self.shape, s.hot_indices, s.hot_rates)
         significance = excess / np.sqrt(np.maximum(clean, 1e-9))
         truth = significance >= hot_sigma
