@@ -15,7 +15,14 @@ stretch <= 1.6), movies a minute, everything written under results/ over the
 archive (target <= 1.15), and the peak memory (RSS) of each rule from
 Snakemake's benchmark files.
 
+The same for other detectors (the issue asks for their RSS):
+
     python benchmarks/bench_session.py [--movies 6] [--frames 40] [--shape 3710 3838]
+    python benchmarks/bench_session.py --movies 3 --frames 50 --shape 4092 5760       # K3
+    python benchmarks/bench_session.py --movies 3 --eer --frames 1000 --shape 4096 4096  # Falcon 4i EER
+
+``--eer`` writes Falcon-style EER movies (0/1 event frames at 0.02 e/px a
+frame, grouped by the workflow's ``ingest.eer_group``) instead of TIFF.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from pathlib import Path
 import click
 import numpy as np
 import tifffile
-from bench_scale import deploy  # benchmarks/ is on the path of a script run from it
+from bench_scale import REPO, deploy  # benchmarks/ is on the path of a script run from it
 
 MDOC = """PixelSpacing = 1.06
 Voltage = 300
@@ -65,6 +72,26 @@ def write_movies(folder: Path, n: int, frames: int, shape: tuple[int, int]) -> l
     return paths
 
 
+def write_eer_movies(folder: Path, n: int, frames: int, shape: tuple[int, int]) -> list[Path]:
+    """``n`` EER movies of ``frames`` event frames (0.02 e/px each), streamed: one frame in memory."""
+    import sys
+
+    sys.path.insert(0, str(REPO))  # the EER writer the tests use (imagecodecs decodes EER, not encodes)
+    from tests.eer_files import write_eer
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(n):
+        path = folder / f"FoilHole_{3000 - i}_Data_{i}_EER.eer"
+        write_eer(path, ((rng.random(shape) < 0.02).astype(np.uint8) for _ in range(frames)))
+        (folder / f"{path.name}.mdoc").write_text(
+            MDOC.format(name=path.name, exposure=frames * 0.004, frames=frames, minute=i)
+        )
+        paths.append(path)
+    return paths
+
+
 def decode_seconds(paths: list[Path]) -> float:
     started = time.perf_counter()
     for path in paths:
@@ -90,14 +117,16 @@ def folder_bytes(folder: Path, pattern: str = "*") -> int:
 @click.option("--movies", "n_movies", default=6, show_default=True)
 @click.option("--frames", default=40, show_default=True)
 @click.option("--shape", nargs=2, type=int, default=(3710, 3838), show_default=True, help="rows columns")
+@click.option("--eer", is_flag=True, help="EER movies (--frames event frames) instead of LZW TIFF")
 @click.option("--keep", is_flag=True, help="keep the scratch folder")
-def main(n_movies: int, frames: int, shape: tuple[int, int], keep: bool) -> None:
+def main(n_movies: int, frames: int, shape: tuple[int, int], eer: bool, keep: bool) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="bench_session_", dir=".")).resolve()
     try:
-        paths = write_movies(scratch / "movies", n_movies, frames, shape)
+        write = write_eer_movies if eer else write_movies
+        paths = write(scratch / "movies", n_movies, frames, shape)
         source = sum(p.stat().st_size for p in paths)
         decode = decode_seconds(paths)
-        dest = deploy(scratch, scratch / "movies", "*.tif")
+        dest = deploy(scratch, scratch / "movies", "*.eer" if eer else "*.tif")
         started = time.perf_counter()
         run = subprocess.run(["snakemake", "--cores", "2"], cwd=dest, capture_output=True, text=True)
         wall = time.perf_counter() - started
@@ -107,7 +136,8 @@ def main(n_movies: int, frames: int, shape: tuple[int, int], keep: bool) -> None
         archive = folder_bytes(results / "mrcz", "*.mrcz")
         written = folder_bytes(results)
         print(
-            f"{n_movies} movies of {frames} x {shape[0]} x {shape[1]} (LZW TIFF, {source / 1e9:.2f} GB), 2 cores"
+            f"{n_movies} movies of {frames} x {shape[0]} x {shape[1]} ({'EER' if eer else 'LZW TIFF'}, "
+            f"{source / 1e9:.2f} GB), 2 cores"
         )
         print(
             f"one-thread tifffile decode of the same files: {decode:.1f} s ({decode / n_movies:.2f} s a movie)"

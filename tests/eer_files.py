@@ -11,6 +11,7 @@ the oracle that the encoding is right (checked in test_ingest.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -21,34 +22,30 @@ EER_XML = b'<metadata><item name="sensorPixelSize">1e-10</item></metadata>'
 
 
 def encode_frame(events: np.ndarray) -> bytes:
-    """EER (compression 65001) bitstream of a 0/1 frame."""
-    bits: list[int] = []
-
-    def put(value: int, count: int) -> None:
-        bits.extend((value >> i) & 1 for i in range(count))
-
+    """EER (compression 65001) bitstream of a 0/1 frame (vectorised: a 4k frame in milliseconds)."""
     longest = (1 << RLE_BITS) - 1
-    position = 0
-    for index in np.flatnonzero(events.ravel()):
-        run = int(index) - position
-        while run >= longest:
-            put(longest, RLE_BITS)
-            run -= longest
-        put(run, RLE_BITS)
-        put(0, SUBPIXEL_BITS)
-        position = int(index) + 1
-    remaining = events.size - position
-    while remaining >= longest:
-        put(longest, RLE_BITS)
-        remaining -= longest
-    if remaining:
-        put(remaining, RLE_BITS)
-    bits.extend([0] * (-len(bits) % 16))  # the decoder reads whole 16-bit words
-    return np.packbits(np.array(bits, np.uint8), bitorder="little").tobytes()
+    positions = np.flatnonzero(events.ravel())
+    runs = np.diff(positions, prepend=-1) - 1  # empty pixels before each event
+    tail = events.size - (int(positions[-1]) + 1 if positions.size else 0)
+    # Each event: run // longest codes of all ones, then (run % longest) and 4 sub-pixel bits (0).
+    # The tail: tail // longest codes of all ones, then tail % longest if not zero.
+    repeats = np.append(runs // longest + 1, tail // longest + (1 if tail % longest else 0))
+    values = np.repeat(np.full(repeats.size, longest, np.int64), repeats)
+    widths = np.full(values.size, RLE_BITS, np.int64)
+    ends = np.cumsum(repeats) - 1  # the last code of each group
+    values[ends[:-1]] = runs % longest
+    widths[ends[:-1]] = RLE_BITS + SUBPIXEL_BITS
+    if tail % longest:
+        values[ends[-1]] = tail % longest
+    shifts = np.arange(RLE_BITS + SUBPIXEL_BITS)
+    table = (values[:, None] >> shifts) & 1  # LSB first
+    bits = table[shifts[None, :] < widths[:, None]].astype(np.uint8)
+    bits = np.concatenate([bits, np.zeros(-bits.size % 16, np.uint8)])  # whole 16-bit words
+    return np.packbits(bits, bitorder="little").tobytes()
 
 
-def write_eer(path: Path, frames: np.ndarray) -> None:
-    """A Falcon-style EER file (BigTIFF, one page per 0/1 frame)."""
+def write_eer(path: Path, frames: Iterable[np.ndarray]) -> None:
+    """A Falcon-style EER file (BigTIFF, one page per 0/1 frame; ``frames`` may be a generator)."""
     with tifffile.TiffWriter(path, bigtiff=True) as tif:
         for frame in frames:
             tif.write(
