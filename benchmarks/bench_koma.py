@@ -44,6 +44,7 @@ from mrczflow.simulate.koma_scores import (
     koma_corrections,
     koma_scores,
     load_session,
+    screened,
     stack_sums,
     truth_floor,
 )
@@ -175,8 +176,8 @@ def carbon(folder: Path, n_stacks: int, size: int, gain_of) -> None:
     _, filtered = load_session(folder, n_stacks)
     gain = gain_of(truth)
     sums = stack_sums(filtered)
-    auto = {i for i, total in enumerate(sums) if koma.contrast(total, gain) > 0.08}
     a = 12
+    auto = {i for i, verdict in screened(sums, a).items() if verdict["excluded"]}
     neighbours = sorted({j for i in bad for j in range(max(0, i - a), min(n_stacks, i + a + 1))} - set(bad))
     print(f"\n3. particles with carbon stacks {list(bad)}: automatically excluded {sorted(auto)}")
     for label, excluded in (("automatic", auto), ("hand-pruned", set(bad)), ("none excluded", set())):
@@ -248,16 +249,29 @@ def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6) -> None:
     _, filtered = load_session(folder, n_stacks)
     sums = stack_sums(filtered)
     vendor = truth.vendor_gain
-    contrasts = [koma.contrast(total, vendor) for total in sums]
-    excluded = {i for i, value in enumerate(contrasts) if value > 0.08}
+    absolute = [koma.contrast(total, vendor) for total in sums]  # the screen before issue #18
+    verdicts = screened(sums, a)
+    excluded = {i for i, verdict in verdicts.items() if verdict["excluded"]}
     print(f"\n5. drifting gain (0.1), per-pixel coincidence (0.1), {n_stacks} stacks, a = {a}; films {films}")
+    print(
+        "   screen: each stack against its window (contrast over the window's block pattern); before: absolute"
+    )
     for index, transmission in films.items():
-        kept = "kept out" if index in excluded else "KEPT IN windows"
+        verdict = verdicts[index]
+        kept = "kept out" if verdict["excluded"] else "KEPT IN windows"
+        before = "kept out" if absolute[index] > 0.08 else "kept in"
         print(
-            f"   film {transmission:.2f} (stack {index}): contrast {contrasts[index]:.3f} vs 0.08 -> {kept}"
+            f"   film {transmission:.2f} (stack {index}): contrast {verdict['contrast']:.3f} vs limit "
+            f"{verdict['limit']:.3f} (window median {verdict['median']:.3f}) -> {kept}; "
+            f"before: {absolute[index]:.3f} vs 0.08 -> {before}"
         )
-    others = [c for i, c in enumerate(contrasts) if i not in films]
-    print(f"   specimen stacks' contrast: {min(others):.3f}-{max(others):.3f}")
+    others = [i for i in range(n_stacks) if i not in films]
+    wrongly = [i for i in others if verdicts[i]["excluded"]]
+    print(
+        f"   specimen stacks: contrast {min(verdicts[i]['contrast'] for i in others):.3f}-"
+        f"{max(verdicts[i]['contrast'] for i in others):.3f}, kept out: {wrongly or 'none'}; before: "
+        f"{min(absolute[i] for i in others):.3f}-{max(absolute[i] for i in others):.3f} (drift read as contrast)"
+    )
     fixes = koma_corrections(filtered, sums, a, vendor, excluded=excluded)
     print("   stack   vendor full / 64px    KOMA full / 64px")
     for i in range(n_stacks):

@@ -88,3 +88,36 @@ def test_on_particles_outlier_filter_plus_koma_leaves_within_0_001_of_what_the_s
     value = mean(koma_scores(filtered, stack_sums(filtered), 12, gain))
     assert 0 < floor < value < floor + 0.001, (floor, value)
     assert value - floor < (mean(gain_scores(raw, gain)) - floor) / 10
+
+
+def test_the_screen_judges_each_stack_against_its_window_on_a_drifting_detector(tmp_path):
+    """Issue 18: a thin film is kept out, no specimen stack is, and the drift is not read as contrast."""
+    from mrczflow.simulate.koma_scores import screened
+
+    films = {4: 0.7, 11: 0.85}
+    simulate(
+        tmp_path,
+        SessionConfig(
+            n_stacks=16,
+            n_frames=30,
+            dose_rate=4.5,
+            carbon_stacks=tuple(films),
+            carbon_transmission=tuple(films.values()),
+            seed=5,
+        ),
+        DetectorConfig(shape=(192, 192), gain_drift=0.1, coincidence_spread=0.1),
+        references=False,
+    )
+    truth = Truth(tmp_path / "truth" / "session.npz")
+    _, filtered = load_session(tmp_path, 16)
+    sums = stack_sums(filtered)
+    verdicts = screened(sums, radius=4)
+    assert {i for i, verdict in verdicts.items() if verdict["excluded"]} == set(films)
+    assert verdicts[11]["contrast"] < 0.08  # the thin film: the absolute threshold alone keeps it in
+    # Against the vendor gain the drift reads as contrast at the session's ends; against the window it does not.
+    specimen = [i for i in range(16) if i not in films]
+    absolute = {i: koma.contrast(sums[i], truth.vendor_gain) for i in specimen}
+    ends, middle = (0, 1, 14, 15), (6, 7, 8, 9)
+    assert np.mean([absolute[i] for i in ends]) > 1.3 * np.mean([absolute[i] for i in middle])
+    relative = {i: verdicts[i]["contrast"] for i in specimen}
+    assert np.mean([relative[i] for i in ends]) < 1.15 * np.mean([relative[i] for i in middle])

@@ -110,11 +110,7 @@ def _merged(parts: Sequence[WindowSum], settings: KomaSettings) -> WindowSum:
     """One window holding the stacks of ``parts`` (their sums added; nothing read again)."""
     merged = WindowSum("", parts[0].total.shape, settings)
     for part in parts:
-        merged.total += part.total
-        merged.n_stacks += part.n_stacks
-        merged.n_frames += part.n_frames
-        merged.used += part.used
-        merged.left_out += part.left_out
+        merged.merge(part)
     return merged
 
 

@@ -21,10 +21,18 @@ class KomaSettings(Settings):
     section = "koma"
     steps = {
         "koma_sum": ("high_contrast",),
-        "koma": ("form", "denoise", "include", "exclude", "movie_dtype", "movie_compression"),
-        "session_report": ("radius", "form", "denoise", "include", "exclude"),
-        "handoff": ("form", "denoise", "include", "exclude"),
-        "relion_movie": ("form", "denoise", "include", "exclude"),
+        "koma": (
+            "form",
+            "denoise",
+            "high_contrast",
+            "include",
+            "exclude",
+            "movie_dtype",
+            "movie_compression",
+        ),
+        "session_report": ("radius", "form", "denoise", "high_contrast", "include", "exclude"),
+        "handoff": ("form", "denoise", "high_contrast", "include", "exclude"),
+        "relion_movie": ("form", "denoise", "high_contrast", "include", "exclude"),
     }
 
     enabled: bool = True

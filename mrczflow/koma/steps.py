@@ -15,6 +15,7 @@ frame-sized sums.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ from ..outliers.fill import filled_sum, filtered_frames
 from ..storage.sums import read_stack_sum
 from .correction import Correction, correction
 from .noise import CorrelationAccumulator
-from .screen import contrast
+from .screen import block_means, contrast, window_screen
 from .settings import KomaSettings
 
 SUM_FIELD = "stack_sum"  # where, in a KOMA sum record, its raw sum and filled values are
@@ -134,52 +135,120 @@ def sum_shape(path: str | os.PathLike) -> tuple[int, int]:
     return int(ny), int(nx)
 
 
-def included(info: dict[str, Any], settings: KomaSettings) -> bool:
-    """Whether a stack's sum enters KOMA windows: the config's include/exclude, else the contrast screen."""
-    decision = settings.decision(info["stack"])
-    return not info["high_contrast"] if decision == "auto" else decision == "include"
+@dataclasses.dataclass
+class _Member:
+    """A stack of a window as the screen sees it: where its sum is, its frames and its block means."""
+
+    path: str
+    frames: int
+    blocks: np.ndarray
+    decision: str  # the config's: auto (the screen decides) or include
+    absolute: (
+        bool  # koma_sum's own verdict (contrast above koma.high_contrast), for windows too small to judge
+    )
 
 
 class WindowSum:
     """The running sum of the stacks of a window that KOMA may use, and the counts the correction needs.
 
-    Stacks the screen or the config keeps out add nothing, so a window holding
-    ``e`` of them averages ``2a - e`` stacks. Holds one frame-sized int64 sum.
+    Which stacks are high contrast (carbon film, crystalline ice) is judged
+    against the window itself (:func:`.screen.window_screen`: each stack's
+    block means over the window's block-wise median, so the detector's pattern
+    and its drift are not read as contrast, and a stack is kept out when it
+    stands out from the others), once every sum is in; a window of fewer than
+    3 stacks takes each stack's own verdict from ``koma_sum``. The config's
+    include/exclude overrides both. Stacks kept out add nothing, so a window
+    holding ``e`` of them averages ``2a - e`` stacks. Holds one frame-sized
+    int64 sum (two while the kept-out stacks are taken out of it) and each
+    stack's block means.
     """
 
     def __init__(self, own: str, shape: tuple[int, ...], settings: KomaSettings) -> None:
         self.own, self.settings = own, settings
         self.total = np.zeros(shape, np.int64)
         self.n_stacks = self.n_frames = 0
-        self.used: list[str] = []
-        self.left_out: list[str] = []
+        self.members: dict[str, _Member] = {}
+        self.own_member: _Member | None = None
+        self.configured_out: list[str] = []
+        self.screen: dict[str, dict[str, Any]] = {}
+
+    @staticmethod
+    def _member(path: str | os.PathLike, image: np.ndarray, info: dict[str, Any], decision: str) -> _Member:
+        return _Member(
+            os.fspath(path), int(info["frames"]), block_means(image), decision, bool(info["high_contrast"])
+        )
 
     def add(self, path: str | os.PathLike) -> None:
-        """Read one stack's sum and add it, unless it is the stack itself or kept out of windows."""
+        """Read one stack's sum and add it, unless the config keeps it out (the stack itself only joins the screen)."""
         image, info = read_sum(path)
         if image.shape != self.total.shape:
             raise ValueError(
                 f"{os.fspath(path)}: stack sum is {image.shape}, {self.own}'s is {self.total.shape}"
             )
+        decision = self.settings.decision(info["stack"])
         if info["stack"] == self.own:
+            self.own_member = self._member(path, image, info, decision)
             return
-        if not included(info, self.settings):
-            self.left_out.append(info["stack"])
+        if decision == "exclude":
+            self.configured_out.append(info["stack"])
             return
         self.total += image
         self.n_stacks += 1
         self.n_frames += int(info["frames"])
-        self.used.append(info["stack"])
+        self.members[info["stack"]] = self._member(path, image, info, decision)
+
+    def merge(self, other: WindowSum) -> None:
+        """Take in the stacks of ``other`` (their sums added; nothing read again)."""
+        self.total += other.total
+        self.n_stacks += other.n_stacks
+        self.n_frames += other.n_frames
+        self.members.update(other.members)
+        self.configured_out += other.configured_out
+
+    def judge(self) -> dict[str, bool]:
+        """Each stack's verdict, high contrast or not (the stack itself too, when it was added)."""
+        everyone = dict(self.members)
+        if self.own_member is not None:
+            everyone[self.own] = self.own_member
+        if len(everyone) >= 3:
+            evidence = window_screen(
+                {s: m.blocks for s, m in everyone.items()}, threshold=self.settings.high_contrast
+            )
+            verdicts = {s: bool(evidence[s]["excluded"]) for s in everyone}
+        else:
+            evidence = {}
+            verdicts = {s: m.absolute for s, m in everyone.items()}
+        self.screen = evidence
+        return {s: verdicts[s] and m.decision == "auto" for s, m in everyone.items()}
+
+    @property
+    def used(self) -> list[str]:
+        verdicts = self.judge()
+        return [s for s in self.members if not verdicts[s]]
+
+    @property
+    def left_out(self) -> list[str]:
+        verdicts = self.judge()
+        return self.configured_out + [s for s in self.members if verdicts[s]]
 
     def correction(self, gain: np.ndarray | None) -> Correction:
-        if self.n_stacks == 0:
+        verdicts = self.judge()
+        total, n_stacks, n_frames = self.total, self.n_stacks, self.n_frames
+        for stack, member in self.members.items():
+            if verdicts[stack]:  # kept out after all: its sum leaves the window's
+                if total is self.total:
+                    total = self.total.copy()
+                total -= read_sum(member.path)[0]
+                n_stacks -= 1
+                n_frames -= member.frames
+        if n_stacks == 0:
             raise ValueError(
                 f"{self.own}: no stack of its window can enter KOMA (all high contrast or excluded)"
             )
         return correction(
-            self.total,
-            self.n_stacks,
-            self.n_frames,
+            total,
+            n_stacks,
+            n_frames,
             gain,
             form=self.settings.form,
             denoise=self.settings.denoise,
@@ -196,23 +265,33 @@ def window_correction(
     """The correction of one stack from its own sum and the sums of the other stacks of its window.
 
     Reads each sum once (an O(a) read per stack, in parallel across the
-    session: no stack waits on another's KOMA); ``window_paths`` may include
-    the stack's own sum, which is not read again.
+    session: no stack waits on another's KOMA), and again only a stack the
+    window's screen keeps out; ``window_paths`` may include the stack's own
+    sum, which is not read again. The stack itself joins the screen, which
+    says whether it is high contrast (the report's verdict on it).
     """
     settings = settings or KomaSettings()
     own, own_info = read_sum(sum_path)
     window = WindowSum(own_info["stack"], own.shape, settings)
+    window.own_member = WindowSum._member(sum_path, own, own_info, settings.decision(own_info["stack"]))
     own_path = os.path.abspath(sum_path)
     for path in window_paths:
         if os.path.abspath(path) != own_path:
             window.add(path)
+    fix = window.correction(gain)
+    verdicts = window.judge()
+    left_out = window.left_out
+    decision = settings.decision(own_info["stack"])
     info = {
-        "window": sorted([*window.used, *window.left_out, own_info["stack"]]),
-        "window_stacks_used": window.n_stacks,
-        "excluded_in_window": sorted(window.left_out),
-        "high_contrast": not included(own_info, settings),
+        "window": sorted([*window.used, *left_out, own_info["stack"]]),
+        "window_stacks_used": window.n_stacks - (len(left_out) - len(window.configured_out)),
+        "excluded_in_window": sorted(left_out),
+        "high_contrast": verdicts[own_info["stack"]] if decision == "auto" else decision == "exclude",
+        "screen": window.screen.get(
+            own_info["stack"], {"contrast": own_info["contrast"], "window": "too small"}
+        ),
     }
-    return window.correction(gain), info
+    return fix, info
 
 
 def noise_after(

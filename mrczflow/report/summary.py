@@ -106,11 +106,20 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
         )
     for stack, reason in anomalous(session).items():
         lines["Look at"].append(f"{stack}: {reason}; check the detector or that stack's mask.")
-    excluded = [s for s, r in session.screen.items() if r.get("high_contrast")]
+    excluded = [s for s in session.stacks if session.koma.get(s, {}).get("high_contrast")]
     if excluded:
+        evidence = []
+        for stack in excluded:
+            screen = session.koma[stack].get("screen") or {}
+            if "limit" in screen:
+                evidence.append(
+                    f"{stack} (contrast {number(screen['contrast'], 2)} vs {number(screen['limit'], 2)})"
+                )
+            else:
+                evidence.append(stack)
         lines["Look at"].append(
-            f"{len(excluded)} high-contrast stacks (carbon or crystalline ice) kept out of KOMA windows: "
-            f"{', '.join(excluded)}. Set koma.include to override."
+            f"{len(excluded)} high-contrast stacks (carbon or crystalline ice) kept out of KOMA windows, each "
+            f"judged against its window's stacks: {', '.join(evidence)}. Set koma.include to override."
         )
     warnings = [s for s, r in session.ingest.items() if r.get("clipped_pixels")]
     warnings += [s for s, r in session.storage.items() if r.get("clipped_pixels")]

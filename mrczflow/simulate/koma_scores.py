@@ -64,6 +64,16 @@ def koma_corrections(
     return fixes
 
 
+def screened(sums: Sequence[np.ndarray], radius: int, threshold: float = 0.08) -> dict[int, dict]:
+    """Each stack's verdict and evidence from the screen of its own window (as rule koma judges it)."""
+    blocks = [koma.block_means(total) for total in sums]
+    verdicts = {}
+    for i in range(len(sums)):
+        lo, hi = koma.window(i, len(sums), radius)
+        verdicts[i] = koma.window_screen({k: blocks[k] for k in range(lo, hi)}, threshold=threshold)[i]
+    return verdicts
+
+
 def koma_scores(
     stacks: Sequence[np.ndarray],
     sums: Sequence[np.ndarray],
