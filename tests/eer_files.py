@@ -52,6 +52,7 @@ def write_eer(path: Path, frames: Iterable[np.ndarray]) -> None:
                 iter([encode_frame(frame)]),
                 shape=frame.shape,
                 dtype=np.uint8,
+                rowsperstrip=frame.shape[0],  # one strip a frame, as the bitstream is one
                 compression="zlib",
                 metadata=None,
                 extratags=[(65001, 7, len(EER_XML), EER_XML, True)],

@@ -65,7 +65,7 @@ def radius_curves(
                 if other not in added:
                     added.add(other)
                     sums.add(paths.of("sums", other))
-            if sums.n_stacks == 0:
+            if not sums.used:  # every stack so far kept out by the screen (or none yet)
                 continue
             # On the scored rows only: one correction per radius, the stack read once for all.
             radii.append(radius)
