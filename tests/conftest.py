@@ -16,6 +16,24 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="also run the tests marked slow (whole workflow runs, ~20 min on 2 cores; CI runs them)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The default run is the fast tier: tests marked slow run with --slow (or when -m names markers)."""
+    if config.getoption("--slow") or config.option.markexpr:
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 def leftovers(folder: Path) -> list[str]:
     """Temporary files an aborted write might have left behind."""
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))

@@ -16,7 +16,7 @@ def readme_commands() -> list[str]:
 
 def test_ci_runs_the_readme_test_command():
     pipeline, tests = readme_commands()
-    assert tests.endswith("python -m pytest")
+    assert tests.endswith("python -m pytest --slow")  # the fast tier and the slow one
     ci_lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
     assert tests in ci_lines
 

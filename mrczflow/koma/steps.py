@@ -143,9 +143,8 @@ class _Member:
     frames: int
     blocks: np.ndarray
     decision: str  # the config's: auto (the screen decides) or include
-    absolute: (
-        bool  # koma_sum's own verdict (contrast above koma.high_contrast), for windows too small to judge
-    )
+    # koma_sum's own verdict (its contrast against the gain above koma.high_contrast): for windows too small to judge
+    absolute: bool
 
 
 class WindowSum:
