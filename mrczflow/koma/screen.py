@@ -13,12 +13,7 @@ def contrast(total: np.ndarray, gain: np.ndarray | None = None, block: int = 32)
     film and crystalline ice reach 10-20%.
     """
     image = np.asarray(total, np.float64)
-    if gain is not None:
-        image = image * gain
-    ny, nx = (image.shape[0] // block) * block, (image.shape[1] // block) * block
-    if ny == 0 or nx == 0:
-        raise ValueError(f"a {image.shape} image is smaller than one {block}-px block")
-    means = image[:ny, :nx].reshape(ny // block, block, nx // block, block).mean(axis=(1, 3))
+    means = block_means(image if gain is None else image * gain, block)
     level = means.mean()
     if level <= 0:
         return 0.0
