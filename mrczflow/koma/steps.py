@@ -220,18 +220,19 @@ class WindowSum:
         self.screen = evidence
         return {s: verdicts[s] and m.decision == "auto" for s, m in everyone.items()}
 
+    def split(self, verdicts: dict[str, bool] | None = None) -> tuple[list[str], list[str]]:
+        """The stacks the window uses and those it leaves out (config, then screen), from ``verdicts`` (:meth:`judge`)."""
+        verdicts = self.judge() if verdicts is None else verdicts
+        used = [s for s in self.members if not verdicts[s]]
+        return used, self.configured_out + [s for s in self.members if verdicts[s]]
+
     @property
     def used(self) -> list[str]:
-        verdicts = self.judge()
-        return [s for s in self.members if not verdicts[s]]
+        return self.split()[0]
 
-    @property
-    def left_out(self) -> list[str]:
-        verdicts = self.judge()
-        return self.configured_out + [s for s in self.members if verdicts[s]]
-
-    def correction(self, gain: np.ndarray | None) -> Correction:
-        verdicts = self.judge()
+    def correction(self, gain: np.ndarray | None, verdicts: dict[str, bool] | None = None) -> Correction:
+        """The window's correction without the stacks kept out (``verdicts``: :meth:`judge`'s, if already made)."""
+        verdicts = self.judge() if verdicts is None else verdicts
         total, n_stacks, n_frames = self.total, self.n_stacks, self.n_frames
         for stack, member in self.members.items():
             if verdicts[stack]:  # kept out after all: its sum leaves the window's
@@ -277,13 +278,13 @@ def window_correction(
     for path in window_paths:
         if os.path.abspath(path) != own_path:
             window.add(path)
-    fix = window.correction(gain)
-    verdicts = window.judge()
-    left_out = window.left_out
+    verdicts = window.judge()  # the screen once: the correction and the record share it
+    fix = window.correction(gain, verdicts)
+    used, left_out = window.split(verdicts)
     decision = settings.decision(own_info["stack"])
     info = {
-        "window": sorted([*window.used, *left_out, own_info["stack"]]),
-        "window_stacks_used": window.n_stacks - (len(left_out) - len(window.configured_out)),
+        "window": sorted([*used, *left_out, own_info["stack"]]),
+        "window_stacks_used": len(used),
         "excluded_in_window": sorted(left_out),
         "high_contrast": verdicts[own_info["stack"]] if decision == "auto" else decision == "exclude",
         "screen": window.screen.get(
