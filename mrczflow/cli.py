@@ -1,4 +1,4 @@
-"""The ``mrczflow`` command: compress, decompress and inspect MRC/MRCZ files.
+"""The ``mrczflow`` command: compress, decompress and inspect MRC/MRCZ files; watch a live session.
 
 ``mrczflow compress IN... OUT`` works like ``cp``: with one input OUT is a
 file name, with several it must be an existing folder. An output is named
@@ -390,3 +390,64 @@ def relion_graft(ours, motioncorr, output) -> None:
     click.echo(f"{done} per-movie STARs written to {output}")
     if failures:
         raise SystemExit(1)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--cores", default=None, help="As for snakemake: run the jobs here on this many cores.")
+@click.option("--profile", default=None, help="As for snakemake: e.g. cluster (each pass submits to SLURM).")
+@click.option(
+    "--settle",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds a movie and its sidecar must stay unchanged before it is checked and taken.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=15.0,
+    show_default=True,
+    help="Seconds between looks.",
+)
+@click.option(
+    "--idle-exit",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="End the session after this many seconds without a new movie (default: watch until stopped).",
+)
+@click.option(
+    "--finish", is_flag=True, help="The session is over: take what has settled, make every stack final."
+)
+@click.option(
+    "--directory",
+    type=click.Path(exists=True, file_okay=False),
+    default=".",
+    show_default=True,
+    help="The deployed workflow's folder.",
+)
+@click.argument("snakemake_args", nargs=-1, type=click.UNPROCESSED)
+def watch(cores, profile, settle, interval, idle_exit, finish, directory, snakemake_args) -> None:
+    """Process a session while it is recorded: take each movie once it is complete, run the workflow on it.
+
+    Run it in the deployed workflow's folder, with the config whose `movies`
+    glob the microscope writes to, and the same --cores or --profile as
+    snakemake (anything after -- goes to snakemake too). A movie is taken
+    when it and its sidecar have not changed for --settle seconds and it has
+    the frames its metadata says; the report (results/report/) is refreshed
+    after each pass. The newest stacks get trailing KOMA windows until their
+    own window exists. Stop it at any time (Ctrl-C): nothing is lost, and
+    starting it again goes on. At the end (--idle-exit, or --finish after a
+    stop) every stack is made final.
+    """
+    from .live.watch import WatchError
+    from .live.watch import main as watch_main
+
+    if (cores is None) == (profile is None):
+        raise click.UsageError("give --cores N or --profile NAME (as for snakemake)")
+    engine = ["--cores", cores] if cores is not None else ["--profile", profile]
+    try:
+        code = watch_main(directory, [*engine, *snakemake_args], settle, interval, idle_exit, finish)
+    except WatchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    raise SystemExit(code)

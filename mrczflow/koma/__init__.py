@@ -11,7 +11,7 @@ from .correction import FORMS, Correction, correction, wiener
 from .noise import CorrelationAccumulator, correlated_noise
 from .screen import block_means, contrast, window_screen
 from .settings import KomaSettings
-from .windows import add_to_prefix, prefix_sums, window, window_sum, windows_changed_by_append
+from .windows import add_to_prefix, live_window, prefix_sums, window, window_sum, windows_changed_by_append
 
 __all__ = [
     "FORMS",
@@ -23,6 +23,7 @@ __all__ = [
     "contrast",
     "correction",
     "correlated_noise",
+    "live_window",
     "prefix_sums",
     "wiener",
     "window",

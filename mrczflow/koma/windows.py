@@ -28,6 +28,13 @@ in memory (the benchmarks' KOMA scores).
 A stack appended to the session reruns only the stacks whose window now
 reaches it (the last ``a``, see :func:`windows_changed_by_append`).
 
+A live session (``mrczflow watch``) grows by one stack at a time, and
+shifting the last ``a`` windows at every arrival would redo ``a`` KOMA jobs
+per movie. There a stack whose final window does not exist yet takes the
+trailing window (the ``2a + 1`` stacks up to itself) instead, which later
+arrivals do not change: each stack gets KOMA on arrival and once more when
+its final window exists (:func:`live_window`).
+
 The correction built from a window is :mod:`.correction`; the screen that keeps
 high-contrast stacks out is :mod:`.screen`.
 """
@@ -50,6 +57,23 @@ def window(index: int, n_stacks: int, radius: int) -> tuple[int, int]:
         raise IndexError(f"stack {index} out of range for {n_stacks} stacks")
     lo = min(max(index - radius, 0), n_stacks - size)
     return lo, lo + size
+
+
+def live_window(index: int, n_stacks: int, radius: int) -> tuple[int, int]:
+    """The window of a stack while the session is still growing: its final one when that exists, else trailing.
+
+    The final window is the one :func:`window` gives once the session has at
+    least ``radius`` stacks after ``index``; until then the stack takes the
+    ``2 radius + 1`` stacks ending with itself (or the first ``2 radius + 1``),
+    which the next arrival does not change.
+    """
+    size = 2 * radius + 1
+    window(index, n_stacks, radius)  # checks the arguments
+    final_lo = max(index - radius, 0)
+    if final_lo + size <= n_stacks:
+        return final_lo, final_lo + size
+    trailing_lo = max(index - 2 * radius, 0)
+    return trailing_lo, trailing_lo + size
 
 
 def windows_changed_by_append(n_stacks: int, radius: int) -> list[int]:

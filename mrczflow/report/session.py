@@ -67,6 +67,7 @@ class Session:
     gamma: dict[str, Any] | None = None
     refused: dict[str, str] = dataclasses.field(default_factory=dict)
     written_bytes: int | None = None  # every file under results/, the archive included
+    live: Any = None  # report.live.LiveProgress of a session run by mrczflow watch
 
     @property
     def processed(self) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -13,9 +14,11 @@ from ..gain.settings import GainSettings
 from ..jobs import job_banner, write_json
 from ..koma.figures import plot_koma, plot_radius
 from ..koma.settings import KomaSettings
+from ..live.ready import read_entries
 from ..outliers.figures import plot_mask, plot_outliers
 from ..storage.figures import plot_storage
 from ..storage.names import read_index
+from .live import live_progress
 from .radius import radius_curves
 from .session import ReportPaths, anomalous, collect, disk_written, pace
 from .summary import front_page, summary_html, summary_lines
@@ -60,6 +63,10 @@ def session_report(
     session = collect(stacks, paths)
     session.refused = {row["source"]: row["reason"] for row in rows if not row["stack"]}
     session.written_bytes = disk_written(out.parent, temporary)
+    if config and config.get("movies_ready"):  # run by mrczflow watch
+        session.live = live_progress(
+            read_entries(config["movies_ready"]), paths.archive, bool(config.get("live"))
+        )
     write_table(
         stack_rows(session, {row["stack"]: row["time"] for row in rows if row["stack"]}),
         out / "stacks.tsv",
@@ -92,7 +99,8 @@ def session_report(
     koma_records = {s: session.koma[s] for s in stacks if s in session.koma}
     plot_koma(koma_records, out / "koma.png", stamps(list(koma_records)))
     curves, baseline = ({}, float("nan"))
-    if session.koma:
+    # The radius curve re-reads sample stacks' archives: a live session draws it once, at its final pass.
+    if session.koma and not (session.live and session.live.growing):
         curves, baseline = radius_curves(
             session,
             paths,
@@ -118,6 +126,7 @@ def session_report(
         "refused": session.refused,
         "worst_mask": worst,
         "radius_curves": curves,
+        "live": dataclasses.asdict(session.live) if session.live else None,
     }
     write_json(out / "session.json", record)
     print("mrczflow session_report: done", file=sys.stderr, flush=True)

@@ -8,6 +8,7 @@ import numpy as np
 import yaml
 
 from .facts import gain_check_lines, number, session_facts, size_text
+from .live import live_lines
 from .session import Session, anomalous, pace
 
 
@@ -35,6 +36,8 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
     totals = session.totals()
     processed = session.processed
     lines: dict[str, list[str]] = {"Session": session_facts(session), "Look at": []}
+    if session.live is not None:
+        lines = {"Live": live_lines(session.live), **lines}
     gain_sentences, gain_look_at = gain_check_lines(session)
     lines["Session"].append(
         f"{len(processed)} of {len(session.stacks)} stacks processed; {len(session.failed)} failed."

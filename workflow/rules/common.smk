@@ -23,6 +23,11 @@ def find_movies():
         return {f"stack_{i:04d}": f"{DEMO}/movies/stack_{i:04d}.mrc" for i in range(n)}, {}, {}
     found = glob.glob(os.path.expanduser(config["movies"]))
     movies, refused = session_movies(found)
+    if config["movies_ready"]:  # a live session: only the movies mrczflow watch found complete
+        from mrczflow.live import read_ready
+
+        ready = read_ready(config["movies_ready"])
+        movies = {stack: path for stack, path in movies.items() if path in ready}
     for path, reason in refused.items():
         print(refusal_line(path, reason), file=sys.stderr)
     archived = archived_only(movies)
@@ -136,6 +141,11 @@ def write_session_index():
 SESSION_INDEX = "results/session/stacks.tsv"
 STACKS, TIMES = session_order()
 write_session_index()
+
+# A live session's first movies: KOMA waits for its 3 stacks (a later pass of the watcher adds it).
+if config["live"] and config["koma"]["enabled"] and len(STACKS) < 3:
+    print(f"live: {len(STACKS)} stacks so far; KOMA starts at 3", file=sys.stderr)
+    config["koma"]["enabled"] = False
 
 
 def check_config():
@@ -288,13 +298,14 @@ def koma_radius():
 
 def koma_window(wildcards):
     """The sums of the window of the stack (mrczflow.koma.windows.window), its own included."""
-    from mrczflow.koma.windows import window
+    from mrczflow.koma.windows import live_window, window
 
-    stacks = KOMA_STACKS
-    if wildcards.stack not in KOMA_INDEX:  # failed last time, tried again now: placed among the others
+    stacks, index = KOMA_STACKS, KOMA_INDEX.get(wildcards.stack)
+    if index is None:  # failed last time, tried again now: placed among the others
         stacks = [s for s in STACKS if s in KOMA_INDEX or s == wildcards.stack]
-    index = KOMA_INDEX.get(wildcards.stack, stacks.index(wildcards.stack))
-    lo, hi = window(index, len(stacks), koma_radius())
+        index = stacks.index(wildcards.stack)
+    # A growing session (mrczflow watch): trailing windows at its end, which the next movie leaves alone.
+    lo, hi = (live_window if config["live"] else window)(index, len(stacks), koma_radius())
     return [f"results/koma/sums/{stack}.json" for stack in stacks[lo:hi]]
 
 
