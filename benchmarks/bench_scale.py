@@ -4,7 +4,9 @@ Writes N tiny movies (2 frames of 8 x 8, EPU-like names that do not sort by
 time, each with its .mdoc) into a scratch folder, deploys the workflow there
 with its default config and times ``snakemake -n`` (Snakemake's own planning,
 no job runs) at 2,000 and 20,000 movies: the times, the jobs planned and the
-ratio of the times (linear planning gives about 10x). Then the longest path
+ratio of the times (linear planning gives about 10x). Then the same for a
+live pass (``mrczflow watch``) when the last of 2,000 or 20,000 movies lands
+(the others done). Then the longest path
 of the DAG for 30 and 300 movies (it must not grow with the session), and
 the report's build time from the records of 20,000 stacks (the session
 report step itself, on synthetic records: every figure and the table).
@@ -30,6 +32,7 @@ import yaml
 from mrczflow import mrcz
 
 REPO = Path(__file__).resolve().parents[1]
+START = datetime.datetime(2026, 11, 26, 9)
 MDOC = """PixelSpacing = 1.06
 Voltage = 300
 ImageFile = {name}
@@ -41,7 +44,7 @@ ExposureTime = 0.5
 ExposureDose = 2
 DoseRate = 4
 NumSubFrames = 2
-DateTime = 26-Nov-26  {hh:02d}:{mm:02d}:{ss:02d}
+DateTime = {stamp}
 """
 
 
@@ -58,9 +61,9 @@ def session(folder: Path, n: int) -> Path:
     for i in range(n):
         name = f"FoilHole_{10_000_000 + int(holes[i])}_Data_{i % 7}_{i}_20261126_090000_fractions.mrc"
         (movies / name).write_bytes(raw)
-        seconds = 9 * 3600 + 20 * i
+        stamp = START + datetime.timedelta(seconds=20 * i)  # one every 20 s, over days at 20,000
         (movies / f"{name}.mdoc").write_text(
-            MDOC.format(name=name, hh=seconds // 3600 % 24, mm=seconds // 60 % 60, ss=seconds % 60)
+            MDOC.format(name=name, stamp=stamp.strftime("%d-%b-%y  %H:%M:%S"))
         )
     return movies
 
@@ -78,14 +81,54 @@ def deploy(folder: Path, movies: Path, pattern: str = "*.mrc") -> Path:
     return dest
 
 
-def dry_run(dest: Path) -> tuple[float, int]:
+def dry_run(dest: Path, *args: str) -> tuple[float, int]:
     started = time.perf_counter()
-    result = subprocess.run(["snakemake", "-n", "--quiet", "rules"], cwd=dest, capture_output=True, text=True)
+    result = subprocess.run(
+        ["snakemake", "-n", "--quiet", "rules", *args], cwd=dest, capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(result.stderr[-2000:])
     totals = re.findall(r"^total\s+(\d+)$", result.stdout, re.M)
     return elapsed, int(totals[-1]) if totals else 0
+
+
+# Every file the per-stack rules write under the default config, in the order they make them.
+STACK_FILES = (
+    "results/mrcz/{stack}.mrcz",
+    "results/ingest/{stack}.json",
+    "results/mrcz/{stack}.json",
+    "results/sums/{stack}.sum.mrcz",
+    "results/outliers/{stack}.mask.mrcz",
+    "results/outliers/{stack}.defects.txt",
+    "results/outliers/{stack}.json",
+    "results/koma/sums/{stack}.json",
+    "results/koma/{stack}.json",
+)
+
+
+def live_last_pass(folder: Path, n: int) -> tuple[float, int]:
+    """``snakemake -n`` of a live pass (mrczflow watch) when the ``n``-th movie lands: seconds, jobs.
+
+    The first ``n - 1`` movies are done (their files exist, empty: planning reads only names and
+    times), and all ``n`` are in the watcher's ready list; the pass plans the new stack and the
+    neighbours whose KOMA windows it changes.
+    """
+    from mrczflow.storage.names import stack_name
+
+    movies = session(folder, n)
+    dest = deploy(folder, movies)
+    paths = sorted(movies.glob("*.mrc"), key=lambda path: int(path.name.split("_")[4]))  # acquisition order
+    for template in STACK_FILES:
+        (dest / template).parent.mkdir(parents=True, exist_ok=True)
+        for path in paths[:-1]:
+            (dest / template.format(stack=stack_name(path))).touch()
+    ready = dest / "results" / "session" / "movies_ready.jsonl"
+    ready.parent.mkdir(parents=True, exist_ok=True)
+    ready.write_text(
+        "".join(json.dumps({"movie": str(p), "last_byte": 0.0, "taken": 0.0}) + "\n" for p in paths)
+    )
+    return dry_run(dest, "--config", f"movies_ready={ready}", "live=True")
 
 
 def longest_path(dest: Path) -> int:
@@ -219,6 +262,15 @@ def main(small: int, large: int, keep: bool) -> None:
             )
         print(
             f"ratio {large} / {small} movies: {seconds[large] / seconds[small]:.1f} (linear: {large / small:.0f})"
+        )
+        for n in (small, large):
+            seconds[n], jobs = live_last_pass(scratch / f"live{n}", n)
+            print(
+                f"a live pass (mrczflow watch) as movie {n:>6} lands: snakemake -n {seconds[n]:6.1f} s ({jobs} jobs)"
+            )
+        print(
+            f"ratio {large} / {small} movies, live pass: {seconds[large] / seconds[small]:.1f} "
+            "(it does not grow with the work, only the reading of the session's names)"
         )
         for n in (30, 300):
             folder = scratch / f"depth{n}"

@@ -43,3 +43,13 @@ def leftovers(folder: Path) -> list[str]:
 def counts() -> np.ndarray:
     """A small Poisson count stack (uint8)."""
     return np.random.default_rng(7).poisson(1.0, (6, 48, 40)).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The built-in demo, deployed and run once with ``snakemake --cores 2`` (README's pipeline command);
+    the tests that read it (README, report) share it and must not change it. ``(folder, result)``."""
+    from .workflow_helpers import deploy, snakemake
+
+    dest = deploy(tmp_path_factory.mktemp("demo") / "wf")
+    return dest, snakemake(dest, "--cores", "2")

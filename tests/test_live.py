@@ -359,3 +359,26 @@ def test_report_states_the_live_session_latency_and_pace(tmp_path):
     lines = live_lines(progress)
     assert lines[0].startswith("Live session (still being recorded): 4 movies taken so far")
     assert "median 50 s, longest 70 s (3 movies" in lines[2]
+
+
+@given(
+    n=st.integers(1, 60),
+    radius=st.integers(1, 5),
+    undone=st.sets(st.integers(0, 59), max_size=4),
+    data=st.data(),
+)
+def test_a_live_pass_plans_every_stack_whose_window_can_change(n, radius, undone, data):
+    """Planned: every stack not done, and every stack whose live window holds one; the rest are left alone."""
+    from mrczflow.live.plan import stacks_to_plan
+
+    stacks = [f"s{i:03d}" for i in range(n)]
+    undone = {i for i in undone if i < n}
+    reach = 2 * radius
+    planned = set(stacks_to_plan(stacks, lambda s: int(s[1:]) not in undone, reach))
+    assert {stacks[i] for i in undone} <= planned
+    if n >= 2 * radius + 1:
+        for i in range(n):
+            lo, hi = live_window(i, n, radius)
+            if undone & set(range(lo, hi)):
+                assert stacks[i] in planned
+    assert len(planned) <= (len(undone) + 1) * (2 * reach + 1)  # bounded by the work, not the session

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from .workflow_helpers import REPO, deploy, snakemake
+from .workflow_helpers import REPO, snakemake
 
 
 def readme_commands() -> list[str]:
@@ -22,11 +22,10 @@ def test_ci_runs_the_readme_test_command():
 
 
 @pytest.mark.slow
-def test_readme_pipeline_command_runs_the_demo_then_has_nothing_to_do(tmp_path):
+def test_readme_pipeline_command_runs_the_demo_then_has_nothing_to_do(demo_run):
     pipeline, _ = readme_commands()
     assert pipeline.endswith("&& snakemake --cores 2")
-    dest = deploy(tmp_path / "wf")
-    result = snakemake(dest, "--cores", "2")
+    dest, result = demo_run  # snakemake --cores 2 in a fresh deployment (shared with the report's test)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert len(list((dest / "results" / "mrcz").glob("stack_*.mrcz"))) == 24
     again = snakemake(dest, "-n", "--cores", "2")

@@ -9,7 +9,7 @@ import pytest
 
 from mrczflow.report import ReportPaths, anomalous, collect, summary_lines
 
-from .workflow_helpers import deploy, snakemake
+from .workflow_helpers import snakemake
 
 SECTIONS = {
     "1. Summary": ["summary.html"],
@@ -21,9 +21,8 @@ SECTIONS = {
 
 
 @pytest.mark.slow
-def test_demo_report_builds_offline_with_every_section(tmp_path):
-    dest = deploy(tmp_path / "wf")
-    run = snakemake(dest, "--cores", "2")
+def test_demo_report_builds_offline_with_every_section(demo_run):
+    dest, run = demo_run
     assert run.returncode == 0, run.stderr[-3000:]
     built = snakemake(dest, "--report", "report.html")
     assert built.returncode == 0, built.stderr[-3000:]

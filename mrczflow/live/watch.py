@@ -202,6 +202,9 @@ class Watcher:
             )
             try:
                 return self._child.wait()
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: Snakemake marks what it was writing incomplete
+                self.stop_child()
+                raise
             finally:
                 self._child = None
 
@@ -287,7 +290,6 @@ def main(
     try:
         return watcher.watch(interval=interval, idle_exit=idle_exit, finish=finish)
     except KeyboardInterrupt:
-        watcher.stop_child()
         print(
             "stopped: nothing is lost; run `mrczflow watch` again to go on, or `--finish` to end",
             file=sys.stderr,

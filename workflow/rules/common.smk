@@ -245,29 +245,56 @@ def gamma_references():
     return paths
 
 
+def per_stack_targets():
+    """What a full run makes of each stack (templates with {stack}), by the stages switched on in the config."""
+    targets = ["results/mrcz/{stack}.mrcz", "results/mrcz/{stack}.json"]
+    if config["outliers"]["enabled"]:
+        targets += expand("results/outliers/{{stack}}.{ext}", ext=("mask.mrcz", "defects.txt", "json"))
+    if GAMMA:
+        targets.append("results/gain/{stack}.json")
+        if keep_gamma_gains():
+            targets.append("results/gain/{stack}.gain.mrc")
+        if config["gamma"]["write_movies"]:
+            targets.append("results/gain/{stack}.norm.mrc")
+    if config["koma"]["enabled"]:
+        targets.append("results/koma/{stack}.json")
+        if config["koma"]["write_gains"]:
+            targets.append("results/koma/{stack}.gain.mrc")
+        # Temporary movies exist for the rules that read them (e.g. your motion correction) and are
+        # deleted after; as final targets they would never be.
+        if config["koma"]["write_movies"] and not config["koma"]["temp_movies"]:
+            targets.append("results/koma/{stack}.norm.mrc")
+    return targets
+
+
+@functools.cache
+def planned_stacks():
+    """The stacks this run plans: all of them, or in a live pass (config live) only the ones it can change.
+
+    A live pass plans the stacks not done yet (a target missing) and those within two KOMA radii of
+    one (whose window may hold it), so planning costs the same at the 20,000th movie as at the
+    100th; the final pass (live false) plans the whole session again.
+    """
+    if not config["live"]:
+        return STACKS
+    from mrczflow.live.plan import stacks_to_plan
+
+    templates = per_stack_targets()
+    return stacks_to_plan(
+        STACKS,
+        done=lambda stack: all(os.path.exists(template.format(stack=stack)) for template in templates),
+        reach=2 * koma_radius() if config["koma"]["enabled"] else 0,
+    )
+
+
 def final_targets():
     """Everything a full run produces, by the stages switched on in the config."""
-    targets = expand("results/mrcz/{stack}.{ext}", stack=STACKS, ext=("mrcz", "json"))
-    if config["outliers"]["enabled"]:
-        targets += expand("results/outliers/{stack}.{ext}", stack=STACKS, ext=("mask.mrcz", "defects.txt", "json"))
+    targets = expand(per_stack_targets(), stack=planned_stacks())
     if GAMMA:
         if not gain_reference():
             raise WorkflowError("gamma.enabled needs gain.reference (the vendor gain reference)")
         targets += ["results/gamma/gamma_fit.yaml", "results/gamma/gamma_fit.png"]
-        targets += expand("results/gain/{stack}.json", stack=STACKS)
-        if keep_gamma_gains():
-            targets += expand("results/gain/{stack}.gain.mrc", stack=STACKS)
-        if config["gamma"]["write_movies"]:
-            targets += expand("results/gain/{stack}.norm.mrc", stack=STACKS)
     targets.append("results/report/summary.html")
-    if config["koma"]["enabled"]:
-        targets += expand("results/koma/{stack}.json", stack=STACKS)
-        if config["koma"]["write_gains"]:
-            targets += expand("results/koma/{stack}.gain.mrc", stack=STACKS)
-        # Temporary movies exist for the rules that read them (e.g. your motion correction) and are
-        # deleted after; as final targets they would never be.
-        if config["koma"]["write_movies"] and not config["koma"]["temp_movies"]:
-            targets += expand("results/koma/{stack}.norm.mrc", stack=STACKS)
     return targets
 
 
@@ -351,7 +378,7 @@ def koma_movie(path):
 
 def report_inputs(wildcards):
     """Every per-stack record of the stacks that did not fail, by the stages switched on."""
-    ok = [s for s in STACKS if s not in FAILED]
+    ok = [s for s in planned_stacks() if s not in FAILED]  # the report reads the others' records as they are
     inputs = expand("results/{folder}/{stack}.json", folder=("ingest", "mrcz"), stack=ok)
     if config["outliers"]["enabled"]:
         inputs += expand("results/outliers/{stack}.{ext}", stack=ok, ext=("json", "mask.mrcz"))
