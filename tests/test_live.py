@@ -34,19 +34,19 @@ def write_movie(path: Path, frames: int = 6, seed: int = 0) -> bytes:
 # Trailing windows: what a growing session gives each stack
 
 
-@given(radius=st.integers(1, 6), n=st.integers(1, 60), data=st.data())
-def test_live_window_is_a_full_window_holding_its_stack(radius, n, data):
-    n = max(n, 2 * radius + 1)
+@given(radius=st.integers(1, 6), n=st.integers(3, 60), data=st.data())
+def test_live_window_holds_its_stack_and_at_least_two_others(radius, n, data):
     index = data.draw(st.integers(0, n - 1))
     lo, hi = live_window(index, n, radius)
-    assert hi - lo == 2 * radius + 1 and lo <= index < hi and lo >= 0 and hi <= n
+    assert 3 <= hi - lo <= 2 * radius + 1 and lo <= index < hi and lo >= 0 and hi <= n
 
 
 @given(radius=st.integers(1, 6), index=st.integers(0, 80))
 def test_live_window_changes_once_as_the_session_grows_and_ends_as_the_final_window(radius, index):
-    """Each stack gets KOMA on arrival and once more, not at every arrival; then its window is the offline one."""
+    """Each stack gets KOMA on arrival and once more, not at every arrival (the first stacks too: the
+    radius is never clamped to the session so far); then its window is the offline one."""
     size = 2 * radius + 1
-    first = max(index + 1, size)
+    first = max(index + 1, 3)
     seen = [live_window(index, n, radius) for n in range(first, first + 3 * size)]
     changes = sum(a != b for a, b in zip(seen, seen[1:], strict=False))
     assert changes <= 1
@@ -59,6 +59,7 @@ def test_live_window_trails_at_the_end_and_is_final_inside():
     assert live_window(7, 10, 2) == (5, 10)  # its final window exists: stacks 5-9
     assert live_window(8, 10, 2) == (4, 9)  # not yet (needs stack 10): trailing, until it lands
     assert live_window(8, 11, 2) == (6, 11)
+    assert live_window(1, 3, 12) == (0, 3) and live_window(6, 8, 12) == (0, 7)  # the session's start
 
 
 # Settled and complete
@@ -376,9 +377,23 @@ def test_a_live_pass_plans_every_stack_whose_window_can_change(n, radius, undone
     reach = 2 * radius
     planned = set(stacks_to_plan(stacks, lambda s: int(s[1:]) not in undone, reach))
     assert {stacks[i] for i in undone} <= planned
-    if n >= 2 * radius + 1:
+    if n >= 3:
         for i in range(n):
             lo, hi = live_window(i, n, radius)
             if undone & set(range(lo, hi)):
                 assert stacks[i] in planned
     assert len(planned) <= (len(undone) + 1) * (2 * reach + 1)  # bounded by the work, not the session
+
+
+def test_a_relative_glob_names_movies_as_the_workflow_does_wherever_the_watcher_runs(tmp_path):
+    dest = deploy(tmp_path / "wf")
+    config = dest / "config" / "config.yaml"
+    config.write_text(config.read_text().replace("movies: demo", "movies: incoming/*.mrc"))
+    (dest / "incoming").mkdir()
+    write_movie(dest / "incoming" / "a b.mrc")
+    clock = Clock()
+    watcher = Watcher(dest, ["--cores", "1"], settle=0, clock=clock)  # this process runs elsewhere
+    assert Path.cwd() != dest and watcher.found() == ["incoming/a b.mrc"]
+    watcher.scan()
+    clock.now += 1
+    assert watcher.scan() == ["incoming/a b.mrc"]

@@ -30,10 +30,12 @@ reaches it (the last ``a``, see :func:`windows_changed_by_append`).
 
 A live session (``mrczflow watch``) grows by one stack at a time, and
 shifting the last ``a`` windows at every arrival would redo ``a`` KOMA jobs
-per movie. There a stack whose final window does not exist yet takes the
-trailing window (the ``2a + 1`` stacks up to itself) instead, which later
-arrivals do not change: each stack gets KOMA on arrival and once more when
-its final window exists (:func:`live_window`).
+per movie (and, while the session is shorter than ``2a + 1``, a clamped
+radius would change every window at every arrival). There a stack whose
+final window does not exist yet takes the trailing window (the up to
+``2a + 1`` stacks ending with itself) instead, which later arrivals do not
+change: each stack gets KOMA on arrival and once more when its final window
+exists (:func:`live_window`).
 
 The correction built from a window is :mod:`.correction`; the screen that keeps
 high-contrast stacks out is :mod:`.screen`.
@@ -63,17 +65,25 @@ def live_window(index: int, n_stacks: int, radius: int) -> tuple[int, int]:
     """The window of a stack while the session is still growing: its final one when that exists, else trailing.
 
     The final window is the one :func:`window` gives once the session has at
-    least ``radius`` stacks after ``index``; until then the stack takes the
-    ``2 radius + 1`` stacks ending with itself (or the first ``2 radius + 1``),
-    which the next arrival does not change.
+    least ``radius`` stacks after ``index`` (and ``2 radius + 1`` in all);
+    until then the stack takes the stacks ending with itself, at most
+    ``2 radius + 1`` (at least the first 3: two to average besides itself).
+    Neither depends on stacks that arrive later, so each stack's window
+    changes once, from trailing to final, however the session grows (the
+    radius is the configured one, never clamped to the session so far).
     """
+    if radius < 1:
+        raise ValueError(f"KOMA radius must be >= 1, got {radius}")
+    if n_stacks < 3:
+        raise ValueError(f"KOMA needs at least 3 stacks; the session has {n_stacks}")
+    if not 0 <= index < n_stacks:
+        raise IndexError(f"stack {index} out of range for {n_stacks} stacks")
     size = 2 * radius + 1
-    window(index, n_stacks, radius)  # checks the arguments
     final_lo = max(index - radius, 0)
     if final_lo + size <= n_stacks:
         return final_lo, final_lo + size
     trailing_lo = max(index - 2 * radius, 0)
-    return trailing_lo, trailing_lo + size
+    return trailing_lo, max(index + 1, trailing_lo + 3)
 
 
 def windows_changed_by_append(n_stacks: int, radius: int) -> list[int]:

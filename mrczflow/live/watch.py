@@ -146,9 +146,12 @@ class Watcher:
     def found(self) -> list[str]:
         """The movies the config's glob finds now, as the workflow's glob names them (relative to its folder)."""
         pattern = os.path.expanduser(self.pattern)
-        paths = glob.glob(pattern, root_dir=None if os.path.isabs(pattern) else self.workdir)
-        movies, _refused = session_movies(paths)  # refused names: the workflow's run says why, once
-        return list(movies.values())
+        if os.path.isabs(pattern):
+            names = {path: path for path in glob.glob(pattern)}
+        else:  # checked where they are, named as the workflow (running in its folder) names them
+            names = {str(self.workdir / path): path for path in glob.glob(pattern, root_dir=self.workdir)}
+        movies, _refused = session_movies(names)  # refused names: the workflow's run says why, once
+        return [names[path] for path in movies.values()]
 
     def scan(self, final: bool = False) -> list[str]:
         """Take the movies complete now into the ready list; the movies taken.

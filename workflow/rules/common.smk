@@ -319,7 +319,13 @@ KOMA_INDEX = {stack: i for i, stack in enumerate(KOMA_STACKS)}
 
 
 def koma_radius():
-    """The configured radius, clamped so a short session still has a full shifted window."""
+    """The configured radius, clamped so a short session still has a full shifted window.
+
+    Not in a live pass: there the newest stacks take trailing windows, and a radius that grew with
+    the session would change every window at every arrival.
+    """
+    if config["live"]:
+        return config["koma"]["radius"]
     return max(1, min(config["koma"]["radius"], (len(KOMA_STACKS) - 1) // 2))
 
 
