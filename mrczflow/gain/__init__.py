@@ -8,22 +8,22 @@ references; :mod:`.session_check` checks it on each stack's own sum (rule
 the ``gain`` and ``gamma`` config sections.
 """
 
-from .law import GammaLaw
-from .reference import FLIPS, ROTATIONS, GainError, load_gain, orient, read_gain
-from .session_check import GainOrientationError, OrientationCheck, check_on_sum
-from .settings import GainSettings, GammaSettings
+from .._lazy import lazy_exports
 
-__all__ = [
-    "FLIPS",
-    "ROTATIONS",
-    "GainError",
-    "GainOrientationError",
-    "GainSettings",
-    "GammaLaw",
-    "GammaSettings",
-    "OrientationCheck",
-    "check_on_sum",
-    "load_gain",
-    "orient",
-    "read_gain",
-]
+# Each public name and its module, imported on first use (why: mrczflow/_lazy.py).
+_EXPORTS = {
+    "FLIPS": ".reference",
+    "GainError": ".reference",
+    "GainOrientationError": ".session_check",
+    "GainSettings": ".settings",
+    "GammaLaw": ".law",
+    "GammaSettings": ".settings",
+    "OrientationCheck": ".session_check",
+    "ROTATIONS": ".reference",
+    "check_on_sum": ".session_check",
+    "load_gain": ".reference",
+    "orient": ".reference",
+    "read_gain": ".reference",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

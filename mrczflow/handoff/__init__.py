@@ -8,19 +8,20 @@ source), :mod:`.session` (one gain and defect map for the session),
 the workflow's rules run).
 """
 
-from .conventions import PROGRAMS, as_read, flags_for_gain
-from .export import ExportError, export_movie
-from .relion import Movie, Optics, graft, write_movie_star, write_movies_star
+from .._lazy import lazy_exports
 
-__all__ = [
-    "PROGRAMS",
-    "ExportError",
-    "Movie",
-    "Optics",
-    "as_read",
-    "export_movie",
-    "flags_for_gain",
-    "graft",
-    "write_movie_star",
-    "write_movies_star",
-]
+# Each public name and its module, imported on first use (why: mrczflow/_lazy.py).
+_EXPORTS = {
+    "ExportError": ".export",
+    "Movie": ".relion",
+    "Optics": ".relion",
+    "PROGRAMS": ".conventions",
+    "as_read": ".conventions",
+    "export_movie": ".export",
+    "flags_for_gain": ".conventions",
+    "graft": ".relion",
+    "write_movie_star": ".relion",
+    "write_movies_star": ".relion",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -7,27 +7,26 @@ into a stack's correction; :mod:`.noise` is the correlated-noise metric
 report's KOMA figures; :mod:`.settings` the ``koma`` config section.
 """
 
-from .correction import FORMS, Correction, correction, wiener
-from .noise import CorrelationAccumulator, correlated_noise
-from .screen import block_means, contrast, window_screen
-from .settings import KomaSettings
-from .windows import add_to_prefix, live_window, prefix_sums, window, window_sum, windows_changed_by_append
+from .._lazy import lazy_exports
 
-__all__ = [
-    "FORMS",
-    "Correction",
-    "CorrelationAccumulator",
-    "KomaSettings",
-    "add_to_prefix",
-    "block_means",
-    "contrast",
-    "correction",
-    "correlated_noise",
-    "live_window",
-    "prefix_sums",
-    "wiener",
-    "window",
-    "window_screen",
-    "window_sum",
-    "windows_changed_by_append",
-]
+# Each public name and its module, imported on first use (why: mrczflow/_lazy.py).
+_EXPORTS = {
+    "Correction": ".correction",
+    "CorrelationAccumulator": ".noise",
+    "FORMS": ".correction",
+    "KomaSettings": ".settings",
+    "add_to_prefix": ".windows",
+    "block_means": ".screen",
+    "contrast": ".screen",
+    "correction": ".correction",
+    "correlated_noise": ".noise",
+    "live_window": ".windows",
+    "prefix_sums": ".windows",
+    "wiener": ".correction",
+    "window": ".windows",
+    "window_screen": ".screen",
+    "window_sum": ".windows",
+    "windows_changed_by_append": ".windows",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

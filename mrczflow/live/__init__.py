@@ -5,16 +5,17 @@
 - :mod:`.watch`: the watcher's loop, which runs Snakemake with the user's ``--cores`` or ``--profile``.
 """
 
-from .arrivals import Arrivals, why_incomplete
-from .ready import append_ready, read_entries, read_ready
-from .watch import Watcher, WatchError
+from .._lazy import lazy_exports
 
-__all__ = [
-    "Arrivals",
-    "WatchError",
-    "Watcher",
-    "append_ready",
-    "read_entries",
-    "read_ready",
-    "why_incomplete",
-]
+# Each public name and its module, imported on first use (why: mrczflow/_lazy.py).
+_EXPORTS = {
+    "Arrivals": ".arrivals",
+    "WatchError": ".watch",
+    "Watcher": ".watch",
+    "append_ready": ".ready",
+    "read_entries": ".ready",
+    "read_ready": ".ready",
+    "why_incomplete": ".arrivals",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -7,22 +7,22 @@ correction reads; :mod:`.steps` is the rule's step; :mod:`.figures` draws the
 report's outlier figures; :mod:`.settings` is the config section.
 """
 
-from .defects import defect_list
-from .detect import CLUSTERED, DEAD, HOT, LINE, Detection, anscombe, detect, stack_sum
-from .fill import K2_PSF, filtered_frames
-from .settings import OutlierSettings
+from .._lazy import lazy_exports
 
-__all__ = [
-    "CLUSTERED",
-    "DEAD",
-    "HOT",
-    "K2_PSF",
-    "LINE",
-    "Detection",
-    "OutlierSettings",
-    "anscombe",
-    "defect_list",
-    "detect",
-    "filtered_frames",
-    "stack_sum",
-]
+# Each public name and its module, imported on first use (why: mrczflow/_lazy.py).
+_EXPORTS = {
+    "CLUSTERED": ".detect",
+    "DEAD": ".detect",
+    "Detection": ".detect",
+    "HOT": ".detect",
+    "K2_PSF": ".fill",
+    "LINE": ".detect",
+    "OutlierSettings": ".settings",
+    "anscombe": ".detect",
+    "defect_list": ".defects",
+    "detect": ".detect",
+    "filtered_frames": ".fill",
+    "stack_sum": ".detect",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

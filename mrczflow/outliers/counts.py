@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import stats
 
 # Levels are placed on a geometric grid this fine (relative step) before their thresholds are computed.
 GRID_STEP = 0.002
@@ -42,6 +41,8 @@ class CountThresholds:
 
 
 def _distribution(levels: np.ndarray, v: float):
+    from scipy import stats  # here, not at import: koma_sum's jobs import this module but never call it
+
     if v <= 1e-9:
         return stats.poisson(levels)
     n = 1.0 / v

@@ -8,16 +8,18 @@ radius curve on the session's own files; :mod:`.steps` is the rule's step.
 Each stage draws its own figures (``mrczflow.<stage>.figures``).
 """
 
-from .session import STAGES, ReportPaths, Session, anomalous, collect
-from .summary import front_page, summary_html, summary_lines
+from .._lazy import lazy_exports
 
-__all__ = [
-    "STAGES",
-    "ReportPaths",
-    "Session",
-    "anomalous",
-    "collect",
-    "front_page",
-    "summary_html",
-    "summary_lines",
-]
+# Each public name and its module, imported on first use (why: mrczflow/_lazy.py).
+_EXPORTS = {
+    "ReportPaths": ".session",
+    "STAGES": ".session",
+    "Session": ".session",
+    "anomalous": ".session",
+    "collect": ".session",
+    "front_page": ".summary",
+    "summary_html": ".summary",
+    "summary_lines": ".summary",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -5,18 +5,18 @@ dynamics, :mod:`.specimen` for specimens and drift, :mod:`.session` for the
 datasets and their layout on disk, :mod:`.truth` for reading the ground truth.
 """
 
-from .defects import DefectSchedule
-from .detector import Detector, DetectorConfig, psf_kernel
-from .session import SessionConfig, StackSimulation, simulate
-from .truth import Truth
+from .._lazy import lazy_exports
 
-__all__ = [
-    "DefectSchedule",
-    "Detector",
-    "DetectorConfig",
-    "SessionConfig",
-    "StackSimulation",
-    "Truth",
-    "psf_kernel",
-    "simulate",
-]
+# Each public name and its module, imported on first use (why: mrczflow/_lazy.py).
+_EXPORTS = {
+    "DefectSchedule": ".defects",
+    "Detector": ".detector",
+    "DetectorConfig": ".detector",
+    "SessionConfig": ".session",
+    "StackSimulation": ".session",
+    "Truth": ".truth",
+    "psf_kernel": ".detector",
+    "simulate": ".session",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

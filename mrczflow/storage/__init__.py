@@ -9,28 +9,27 @@ gain-normalised floats; :mod:`.exposure` reads how a movie was recorded
 figure; :mod:`.settings` the ``ingest`` and ``compress`` config sections.
 """
 
-from .decimate import DecimationError, to_uint8
-from .entropy import EntropyBound, entropy_bound
-from .exposure import Exposure, exposure_from_mdoc, mdoc_path, measured_dose_rate
-from .movies import EXTENSIONS, IngestError, MovieSource, movie_format, open_movie, recover_counts
-from .settings import CompressSettings, DoseSettings, IngestSettings
+from .._lazy import lazy_exports
 
-__all__ = [
-    "EXTENSIONS",
-    "CompressSettings",
-    "DecimationError",
-    "DoseSettings",
-    "EntropyBound",
-    "Exposure",
-    "IngestError",
-    "IngestSettings",
-    "MovieSource",
-    "entropy_bound",
-    "exposure_from_mdoc",
-    "mdoc_path",
-    "measured_dose_rate",
-    "movie_format",
-    "open_movie",
-    "recover_counts",
-    "to_uint8",
-]
+# Each public name and its module, imported on first use (why: mrczflow/_lazy.py).
+_EXPORTS = {
+    "CompressSettings": ".settings",
+    "DecimationError": ".decimate",
+    "DoseSettings": ".settings",
+    "EXTENSIONS": ".movies",
+    "EntropyBound": ".entropy",
+    "Exposure": ".exposure",
+    "IngestError": ".movies",
+    "IngestSettings": ".settings",
+    "MovieSource": ".movies",
+    "entropy_bound": ".entropy",
+    "exposure_from_mdoc": ".exposure",
+    "mdoc_path": ".exposure",
+    "measured_dose_rate": ".exposure",
+    "movie_format": ".movies",
+    "open_movie": ".movies",
+    "recover_counts": ".movies",
+    "to_uint8": ".decimate",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,48 @@
+"""Subpackages import their public names on first use (mrczflow/_lazy.py): each name is its module's object."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+PACKAGES = ["gain", "outliers", "koma", "storage", "report", "handoff", "simulate", "live"]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_public_name_is_its_modules_object(package):
+    module = importlib.import_module(f"mrczflow.{package}")
+    assert module.__all__ == sorted(module._EXPORTS) and dir(module) == module.__all__
+    for name, where in module._EXPORTS.items():
+        assert getattr(module, name) is getattr(importlib.import_module(where, module.__name__), name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        module.nothing  # noqa: B018
+
+
+def test_a_function_named_like_its_module_stays_the_function_after_a_direct_import():
+    code = (
+        "import mrczflow.koma.correction, mrczflow.outliers.detect\n"
+        "from mrczflow import koma, outliers\n"
+        "assert callable(koma.correction) and callable(outliers.detect)\n"
+        "from mrczflow.koma import correction\n"
+        "assert callable(correction)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_settings_import_does_not_load_the_stages_science():
+    """What made every workflow job start slowly: scipy.stats and scipy.optimize for a settings class.
+
+    (``mrczflow.outliers`` binds ``detect`` at once, see mrczflow/_lazy.py, so its settings do load it.)
+    """
+    code = (
+        "import sys\n"
+        "from mrczflow.gain.settings import GainSettings\n"
+        "from mrczflow.koma.settings import KomaSettings\n"
+        "from mrczflow.storage.settings import IngestSettings\n"
+        "loaded = [m for m in ('scipy.stats', 'scipy.optimize', 'matplotlib') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
