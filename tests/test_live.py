@@ -273,18 +273,10 @@ def start_watch(dest: Path, *args: str):
 def test_watch_killed_mid_pass_loses_nothing_and_redoes_nothing_finished(tmp_path, raw):
     import signal
 
-    from .workflow_helpers import configure
+    from .workflow_helpers import session_with_vendor_gain
 
-    dest = deploy(tmp_path / "wf")
+    dest = session_with_vendor_gain(tmp_path, raw, [], radius=1)  # no movie yet: they arrive below
     incoming = tmp_path / "incoming"
-    incoming.mkdir()
-    configure(
-        dest,
-        movies=str(incoming / "*.mrc"),
-        gain={"reference": str(raw / "references" / "gain_vendor.mrc")},
-        gamma={"enabled": False},
-        koma={"radius": 1},
-    )
 
     def arrive(i: int, pieces: int = 1) -> None:
         source = raw / "movies" / f"stack_{i:04d}.mrc"

@@ -46,17 +46,22 @@ from __future__ import annotations
 import numpy as np
 
 
-def window(index: int, n_stacks: int, radius: int) -> tuple[int, int]:
-    """Stacks ``[lo, hi)`` around ``index``: ``2 radius + 1`` of them, shifted at the ends, ``index`` inside."""
+def _check(index: int, n_stacks: int, radius: int, least: int) -> None:
+    """Refuse a radius below 1, a session of fewer than ``least`` stacks, an index outside it."""
     if radius < 1:
         raise ValueError(f"KOMA radius must be >= 1, got {radius}")
-    size = 2 * radius + 1
-    if n_stacks < size:
+    if n_stacks < least:
         raise ValueError(
-            f"a KOMA radius of {radius} needs at least {size} stacks; the session has {n_stacks}"
+            f"KOMA with radius {radius} needs at least {least} stacks here; the session has {n_stacks}"
         )
     if not 0 <= index < n_stacks:
         raise IndexError(f"stack {index} out of range for {n_stacks} stacks")
+
+
+def window(index: int, n_stacks: int, radius: int) -> tuple[int, int]:
+    """Stacks ``[lo, hi)`` around ``index``: ``2 radius + 1`` of them, shifted at the ends, ``index`` inside."""
+    size = 2 * radius + 1
+    _check(index, n_stacks, radius, least=size)
     lo = min(max(index - radius, 0), n_stacks - size)
     return lo, lo + size
 
@@ -72,12 +77,7 @@ def live_window(index: int, n_stacks: int, radius: int) -> tuple[int, int]:
     changes once, from trailing to final, however the session grows (the
     radius is the configured one, never clamped to the session so far).
     """
-    if radius < 1:
-        raise ValueError(f"KOMA radius must be >= 1, got {radius}")
-    if n_stacks < 3:
-        raise ValueError(f"KOMA needs at least 3 stacks; the session has {n_stacks}")
-    if not 0 <= index < n_stacks:
-        raise IndexError(f"stack {index} out of range for {n_stacks} stacks")
+    _check(index, n_stacks, radius, least=3)
     size = 2 * radius + 1
     final_lo = max(index - radius, 0)
     if final_lo + size <= n_stacks:

@@ -40,10 +40,10 @@ def live_progress(entries: list[dict], archive: str, growing: bool) -> LiveProgr
         except (OSError, ValueError):  # not archived (yet, or refused)
             continue
         latency[stack] = max(0.0, stored - float(entry["last_byte"]))
-    bytes_done = sorted(float(entry["last_byte"]) for entry in entries)[-RECENT:]
+    last_bytes = sorted(float(entry["last_byte"]) for entry in entries)[-RECENT:]
     rate = None
-    if len(bytes_done) >= 2 and bytes_done[-1] > bytes_done[0]:
-        rate = 60 * (len(bytes_done) - 1) / (bytes_done[-1] - bytes_done[0])
+    if len(last_bytes) >= 2 and last_bytes[-1] > last_bytes[0]:
+        rate = 60 * (len(last_bytes) - 1) / (last_bytes[-1] - last_bytes[0])
     last = max((float(entry["taken"]) for entry in entries), default=None)
     return LiveProgress(len(entries), growing, last, rate, latency)
 
