@@ -8,20 +8,27 @@ dose rates). The gain applied before KOMA is the vendor gain (gamma = 1);
 1. Correlated noise between frames (paper Eq. 7), mean over the session,
    versus radius a = 1..25, for KOMA alone and outlier filter + KOMA, with
    the fits R(a) = c a^-p + r (paper Eq. 13); written as a table and a plot.
-2. divide vs subtract, Wiener-denoised term vs raw term, at a = 4 and 12.
+2. divide vs subtract; the term denoised against the window's measured
+   noise (its two interleaved halves: shot noise and the specimen), against
+   shot noise only (KOMA before issue #18), or raw; at a = 4 and 12.
 3. A particle session with 3 carbon stacks: correlated noise of their
-   neighbours with automatic exclusion, hand pruning (the truth) and none.
+   neighbours with automatic exclusion (windows topped up from 2 spares a
+   side, and not), hand pruning (the truth) and none.
 4. Time per stack of the ``koma`` step (files in, movie out) at a = 1 and
    a = 25 on the same stacks, measured in this run: their ratio; and the
    stack sums KOMA keeps, against the archive.
-5. A drifting detector (issue #18): the response's low-frequency pattern
-   drifts over the session, each pixel loses its own share to coincidence,
-   and three carbon films of transmission 0.7, 0.85 and 0.93 (thick to thin)
-   cross the session. Per stack position: the gain error against the true
-   response (full, and 64-px low-pass) of the vendor gain alone and after
-   KOMA (a = 6), and the screen's decision on each film with its evidence.
+5. A drifting detector (issue #18), ``--drift-size`` px: the response's
+   low-frequency pattern drifts over the session, each pixel loses its own
+   share to coincidence, and three carbon films of transmission 0.7, 0.85
+   and 0.93 (thick to thin) cross the session; the vendor gain taken
+   mid-session, then at its start. Per stack position: the gain error against
+   the true flat field (full, and 64-px low-pass) of the vendor gain, the
+   gamma gain, KOMA before issue #18 and KOMA now (a = 6, 2 spares), and the
+   fixed-pattern DQE loss (koma.noise.fixed_pattern_loss) after the gamma
+   gain and after KOMA; where KOMA is worse than the gamma gain alone; and
+   the screen's decision on each film with its evidence.
 
-    python benchmarks/bench_koma.py [--stacks 60] [--size 256] [--plot koma_fig12.png]
+    python benchmarks/bench_koma.py [--stacks 60] [--size 256] [--plot koma_fig12.png] [--drift-size 512]
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from mrczflow import koma, mrcz
+from mrczflow.gain.fit import gain_to_gamma
+from mrczflow.koma.noise import HalfSums
 from mrczflow.koma.steps import koma as koma_step
 from mrczflow.koma.steps import koma_sum
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
@@ -46,6 +55,7 @@ from mrczflow.simulate.koma_scores import (
     load_session,
     screened,
     stack_sums,
+    true_flat,
     truth_floor,
 )
 from mrczflow.storage.sums import write_stack_sum
@@ -152,22 +162,18 @@ def _plot(curves: dict, specimens: list[str], path: Path) -> None:
 
 def choices(sessions: dict) -> None:
     print("\n2. form and denoising (outlier filter + KOMA; KOMA alone in brackets)")
-    print(f"{'session':>10} {'a':>3} {'form':>9} {'term':>8} {'outlier+koma':>13} {'(koma)':>10}")
+    print(f"{'session':>10} {'a':>3} {'form':>9} {'term':>14} {'outlier+koma':>13} {'(koma)':>10}")
+    terms = {"halves": {}, "shot noise": {"spread": False}, "raw": {"denoise": False}}
     for specimen, (raw, filtered, gain, _) in sessions.items():
         sums_raw, sums_filtered = stack_sums(raw), stack_sums(filtered)
         for a in (4, 12):
             for form in koma.FORMS:
-                for denoise in (True, False):
+                for term, options in terms.items():
                     both = np.mean(
-                        list(
-                            koma_scores(filtered, sums_filtered, a, gain, form=form, denoise=denoise).values()
-                        )
+                        list(koma_scores(filtered, sums_filtered, a, gain, form=form, **options).values())
                     )
-                    alone = np.mean(
-                        list(koma_scores(raw, sums_raw, a, gain, form=form, denoise=denoise).values())
-                    )
-                    term = "wiener" if denoise else "raw"
-                    print(f"{specimen:>10} {a:3d} {form:>9} {term:>8} {both:13.5f} ({alone:8.5f})")
+                    alone = np.mean(list(koma_scores(raw, sums_raw, a, gain, form=form, **options).values()))
+                    print(f"{specimen:>10} {a:3d} {form:>9} {term:>14} {both:13.5f} ({alone:8.5f})")
 
 
 def carbon(folder: Path, n_stacks: int, size: int, gain_of) -> None:
@@ -177,11 +183,17 @@ def carbon(folder: Path, n_stacks: int, size: int, gain_of) -> None:
     gain = gain_of(truth)
     sums = stack_sums(filtered)
     a = 12
-    auto = {i for i, verdict in screened(sums, a).items() if verdict["excluded"]}
+    auto = {i for i, verdict in screened(sums, a, spare=2).items() if verdict["excluded"]}
     neighbours = sorted({j for i in bad for j in range(max(0, i - a), min(n_stacks, i + a + 1))} - set(bad))
     print(f"\n3. particles with carbon stacks {list(bad)}: automatically excluded {sorted(auto)}")
-    for label, excluded in (("automatic", auto), ("hand-pruned", set(bad)), ("none excluded", set())):
-        scores = koma_scores(filtered, sums, a, gain, excluded=excluded, scored=neighbours)
+    runs = (
+        ("automatic", auto, 2),
+        ("(no top-up)", auto, 0),
+        ("hand-pruned", set(bad), 2),
+        ("none excluded", set(), 0),
+    )
+    for label, excluded, spare in runs:
+        scores = koma_scores(filtered, sums, a, gain, excluded=excluded, scored=neighbours, spare=spare)
         print(f"  {label:>14}: neighbours' correlated noise at a = {a}: {np.mean(list(scores.values())):.5f}")
 
 
@@ -229,32 +241,81 @@ def timing(folder: Path, n_stacks: int, gain_path: Path, repeats: int = 3) -> No
     )
 
 
-def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6) -> None:
-    """Per position: gain error against the truth of the vendor gain alone and after KOMA; the film decisions."""
+def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6, spare: int = 2) -> None:
+    """Per position: gain error and fixed-pattern loss of vendor, gamma and KOMA gains; the film decisions."""
     films = {n_stacks // 4: 0.7, n_stacks // 2: 0.85, 3 * n_stacks // 4: 0.93}
-    simulate(
-        folder,
-        SessionConfig(
-            n_stacks=n_stacks,
-            n_frames=40,
-            dose_rate=RATES["particles"],
-            carbon_stacks=tuple(films),
-            carbon_transmission=tuple(films.values()),
-            seed=5,
-        ),
-        DetectorConfig(shape=(size, size), gain_drift=0.1, coincidence_spread=0.1),
-        references=False,
-    )
-    truth = Truth(folder / "truth" / "session.npz")
-    _, filtered = load_session(folder, n_stacks)
-    sums = stack_sums(filtered)
-    vendor = truth.vendor_gain
-    absolute = [koma.contrast(total, vendor) for total in sums]  # the screen before issue #18
-    verdicts = screened(sums, a)
-    excluded = {i for i, verdict in verdicts.items() if verdict["excluded"]}
     print(f"\n5. drifting gain (0.1), per-pixel coincidence (0.1), {n_stacks} stacks, a = {a}; films {films}")
+    for taken in (0.5, 0.0):
+        work = folder / f"vendor_{taken}"
+        simulate(
+            work,
+            SessionConfig(
+                n_stacks=n_stacks,
+                n_frames=40,
+                dose_rate=RATES["particles"],
+                carbon_stacks=tuple(films),
+                carbon_transmission=tuple(films.values()),
+                seed=5,
+            ),
+            DetectorConfig(shape=(size, size), gain_drift=0.1, coincidence_spread=0.1, vendor_gain_at=taken),
+            references=False,
+        )
+        truth = Truth(work / "truth" / "session.npz")
+        _, filtered = load_session(work, n_stacks)
+        sums = stack_sums(filtered)
+        vendor = truth.vendor_gain
+        verdicts = screened(sums, a, spare=spare)
+        excluded = {i for i, verdict in verdicts.items() if verdict["excluded"]}
+        where = "mid-session" if taken == 0.5 else "at the session's start"
+        print(f"\n   vendor gain taken {where}")
+        if taken == 0.5:
+            films_screened(sums, verdicts, films, vendor)
+        # KOMA after the gamma gain, as the workflow runs it with gamma on: each stack's own gain.
+        gammas = [gain_to_gamma(vendor, truth.gamma(float(truth.dose_rate[i]))) for i in range(n_stacks)]
+        before, after = {}, {}
+        for i in range(n_stacks):
+            options = {"excluded": excluded, "scored": [i]}
+            before.update(koma_corrections(filtered, sums, a, gammas[i], spread=False, **options))
+            after.update(koma_corrections(filtered, sums, a, gammas[i], spare=spare, **options))
+        print(
+            "   gain error against the true flat field, full / 64-px low-pass; fixed-pattern DQE loss (FP);"
+            " KOMA after the gamma gain; KOMA before: shot-noise-only denoising, no top-up"
+        )
+        print(
+            f"   {'stack':>5} {'vendor':>15} {'gamma':>15} {'KOMA before':>15} {'KOMA':>15}"
+            f" {'FP gamma':>9} {'FP KOMA':>9}"
+        )
+        worse = {"before": [], "after": []}
+        for i in range(n_stacks):
+            level = float(sums[i].mean()) / len(filtered[i])
+            true = true_flat(truth, i, level)
+            gamma = gammas[i]
+            errors = [gain_error(g, true) for g in (vendor, gamma)]
+            errors += [gain_error(fix[i].gain_reference(), true) for fix in (before, after)]
+            halves = HalfSums()
+            for frame in filtered[i]:
+                halves.add(frame)
+            fp_gamma = halves.loss(lambda total, _, gain=gamma: total * gain)
+            fp_koma = halves.loss(after[i].apply_sum)
+            for key, error in (("before", errors[2]), ("after", errors[3])):
+                if error[1] > errors[1][1]:
+                    worse[key].append(i)
+            mark = " (kept out)" if i in excluded else ""
+            print(
+                f"   {i:5d} "
+                + " ".join(f"{full:.4f}/{low:.4f}".rjust(15) for full, low in errors)
+                + f" {fp_gamma:9.4f} {fp_koma:9.4f}{mark}"
+            )
+        for key, label in (("before", "KOMA before"), ("after", "KOMA")):
+            print(f"   {label}: 64-px error above the gamma gain's alone at stacks {worse[key] or 'none'}")
+
+
+def films_screened(sums, verdicts: dict, films: dict, vendor: np.ndarray) -> None:
+    """The screen's decision on each film with its evidence, and on the specimen stacks."""
+    absolute = [koma.contrast(total, vendor) for total in sums]  # the screen before issue #18
     print(
-        "   screen: each stack against its window (contrast over the window's block pattern); before: absolute"
+        "   screen: each stack against its window (contrast over the window's block pattern; straight"
+        " edges); before: absolute"
     )
     for index, transmission in films.items():
         verdict = verdicts[index]
@@ -262,29 +323,27 @@ def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6) -> None:
         before = "kept out" if absolute[index] > 0.08 else "kept in"
         print(
             f"   film {transmission:.2f} (stack {index}): contrast {verdict['contrast']:.3f} vs limit "
-            f"{verdict['limit']:.3f} (window median {verdict['median']:.3f}) -> {kept}; "
-            f"before: {absolute[index]:.3f} vs 0.08 -> {before}"
+            f"{verdict['limit']:.3f} (window median {verdict['median']:.3f}), straight edge "
+            f"{verdict['edge']:.3f} vs limit {verdict['edge_limit']:.3f} (median {verdict['edge_median']:.3f})"
+            f" -> {kept}; before: {absolute[index]:.3f} vs 0.08 -> {before}"
         )
-    others = [i for i in range(n_stacks) if i not in films]
+    others = [i for i in range(len(sums)) if i not in films]
     wrongly = [i for i in others if verdicts[i]["excluded"]]
     print(
         f"   specimen stacks: contrast {min(verdicts[i]['contrast'] for i in others):.3f}-"
-        f"{max(verdicts[i]['contrast'] for i in others):.3f}, kept out: {wrongly or 'none'}; before: "
+        f"{max(verdicts[i]['contrast'] for i in others):.3f}, straight edge "
+        f"{min(verdicts[i]['edge'] for i in others):.3f}-{max(verdicts[i]['edge'] for i in others):.3f},"
+        f" kept out: {wrongly or 'none'}; before: "
         f"{min(absolute[i] for i in others):.3f}-{max(absolute[i] for i in others):.3f} (drift read as contrast)"
     )
-    fixes = koma_corrections(filtered, sums, a, vendor, excluded=excluded)
-    print("   stack   vendor full / 64px    KOMA full / 64px")
-    for i in range(n_stacks):
-        true = truth.stack_gain(i)
-        plain, after = gain_error(vendor, true), gain_error(fixes[i].gain_reference(), true)
-        print(f"   {i:5d}   {plain[0]:.4f} / {plain[1]:.4f}     {after[0]:.4f} / {after[1]:.4f}")
 
 
 @click.command()
 @click.option("--stacks", default=60, show_default=True)
 @click.option("--size", default=256, show_default=True)
 @click.option("--plot", default="koma_fig12.png", show_default=True, type=click.Path(path_type=Path))
-def main(stacks: int, size: int, plot: Path) -> None:
+@click.option("--drift-size", default=512, show_default=True, help="frame size of section 5's sessions")
+def main(stacks: int, size: int, plot: Path, drift_size: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sessions, gain_path = {}, None
         for specimen in RATES:
@@ -299,7 +358,7 @@ def main(stacks: int, size: int, plot: Path) -> None:
         fig12(sessions, plot)
         choices(sessions)
         carbon(Path(tmp) / "carbon", stacks, size, lambda truth: truth.vendor_gain)
-        drifting(Path(tmp) / "drifting", size)
+        drifting(Path(tmp) / "drifting", drift_size)
 
 
 if __name__ == "__main__":

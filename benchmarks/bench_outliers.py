@@ -12,9 +12,12 @@ pixels count):
 - hot recall over the oracle's at the same rate (the oracle knows every
   pixel's clean expectation: the best any detector can do), with the vendor
   gain reference (as the workflow runs when ``gain.reference`` is set) and
-  without (``R/or 0``);
+  without (``R/or 0``), and without over the oracle without a gain (which
+  knows all but each pixel's own sensitivity, and their spread: ``R0/or0``);
 - dead precision, and whether a dead call was possible at all;
-- line recall (pixels of line defects of 20% or more);
+- line recall (pixels of line defects of 20% or more), and the line
+  oracle's (it knows where each defect lies and the read-out pattern, and
+  tests each defect's pooled sum at the rate);
 - the share of the outlier-attributable correlated noise (paper Eq. 7; no mask
   vs the true mask) that our mask removes;
 - the 6-sigma rule beside it: its false alarms over the rate, its hot recall.
@@ -74,7 +77,8 @@ def science(size: int) -> None:
     )
     header = (
         f"{'model':>6} {'e/px/fr':>7} {'FA hot':>7} {'FA dead':>7} {'FA line':>8} {'R/oracle':>8} {'R/or 0':>6} {'R':>6} "
-        f"{'oracle':>6} {'dead P':>6} {'dead?':>5} {'line R':>6} {'noise':>6} {'6s FA':>8} {'6s R':>6}"
+        f"{'oracle':>6} {'R0/or0':>6} {'dead P':>6} {'dead?':>5} {'line R':>6} {'or. R':>6} {'noise':>6}"
+        f" {'6s FA':>8} {'6s R':>6}"
     )
     print(header)
     for name, model in MODELS.items():
@@ -96,8 +100,11 @@ def science(size: int) -> None:
                 f"{name:>6} {dose:7g} {pooled('false_hot') / rate:7.2f} {pooled('false_dead') / rate:7.2f} "
                 f"{pooled('false_line'):8.1e} {mean('hot_recall') / mean('oracle_hot_recall'):8.3f} "
                 f"{mean('hot_recall_no_gain') / mean('oracle_hot_recall'):6.3f} "
-                f"{mean('hot_recall'):6.3f} {mean('oracle_hot_recall'):6.3f} {mean('dead_precision'):6.3f} "
+                f"{mean('hot_recall'):6.3f} {mean('oracle_hot_recall'):6.3f} "
+                f"{mean('hot_recall_no_gain') / mean('oracle_hot_recall_without_gain'):6.3f} "
+                f"{mean('dead_precision'):6.3f} "
                 f"{'yes' if mean('dead_callable') > 0 else 'no':>5} {nanmean('line_recall'):6.3f} "
+                f"{nanmean('oracle_line_recall'):6.3f} "
                 f"{mean('noise_removed'):6.3f} {pooled('six_sigma_false') / rate:8.1f} {mean('six_sigma_hot_recall'):6.3f}"
             )
 

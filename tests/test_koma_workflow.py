@@ -35,8 +35,9 @@ def stats(dest, stack):
 
 
 def test_koma_excludes_carbon_writes_movies_and_gains_and_reruns_only_changed_windows(tmp_path, raw):
+    # No spares here: each window is its 2a + 1 stacks, so which windows an arrival changes is plain.
     dest = session_with_vendor_gain(
-        tmp_path, raw, range(6), radius=RADIUS, write_movies=True, write_gains=True
+        tmp_path, raw, range(6), radius=RADIUS, spare=0, write_movies=True, write_gains=True
     )
     inputs = tmp_path / "incoming"
     result = snakemake(dest, "--cores", "2")
@@ -51,6 +52,7 @@ def test_koma_excludes_carbon_writes_movies_and_gains_and_reruns_only_changed_wi
         assert record["excluded_in_window"] == ["stack_0002"] or "stack_0002" not in record["window"]
         assert record["window_stacks_used"] == 2 * RADIUS - ("stack_0002" in record["window"])
         assert record["correlated_noise_after"] < record["correlated_noise_before"] / 2
+        assert abs(record["fixed_pattern_loss_after"]) < 0.1  # shot noise alone at 96 px and 8 frames
     assert stats(dest, "stack_0002")["high_contrast"]
 
     movie = mrcz.read(dest / "results" / "koma" / "stack_0004.norm.mrc")
@@ -105,7 +107,8 @@ def test_too_short_a_session_and_unknown_names_are_refused(tmp_path, raw):
 
 def test_a_failed_first_stack_holds_no_other_stack_back(tmp_path, raw):
     """No chain through the session: the first stack's movie is damaged; the others get their archive at
-    once, and their KOMA and the report on the next run (the failed stack is left out of every window)."""
+    once, and their KOMA and the report on the next run (the failed stack is left out of every window).
+    And windows are topped up: with the failed stack and the carbon stack out, each still averages 2a."""
     dest = deploy(tmp_path / "wf")
     inputs = tmp_path / "incoming"
     arrive(raw, inputs, range(7))
@@ -119,7 +122,8 @@ def test_a_failed_first_stack_holds_no_other_stack_back(tmp_path, raw):
     assert second.returncode != 0  # the damaged movie still fails, alone
     for i in range(1, 7):
         record = stats(dest, f"stack_{i:04d}")
-        assert "stack_0000" not in record["window"] and len(record["window"]) == 2 * RADIUS + 1
+        assert "stack_0000" not in record["window"]
+        assert record["window_stacks_used"] == 2 * RADIUS, record
     summary = (dest / "results" / "report" / "summary.html").read_text()
     assert "6 of 7 stacks processed; 1 failed" in summary
     assert "stack_0000 failed: ingest: error: stack_0000:" in summary and "truncated" in summary

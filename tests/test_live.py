@@ -327,7 +327,7 @@ def test_watch_killed_mid_pass_loses_nothing_and_redoes_nothing_finished(tmp_pat
     for i, stack in enumerate(stacks):
         assert mrcz.read(dest / "results" / "mrcz" / f"{stack}.mrcz").shape == (8, 96, 96)
         record = json.loads((dest / "results" / "koma" / f"{stack}.json").read_text())
-        lo, hi = window(i, 6, 1)
+        lo, hi = window(i, 6, 1, spare=2)  # the config's default spares
         assert record["window"] == stacks[lo:hi], "the final pass gives every stack its offline window"
     assert not list((dest / "results" / "mrcz").glob(".*")), "no partial archive is left"
     assert "error:" not in (dest / "logs" / "ingest" / "stack_0005.log").read_text()

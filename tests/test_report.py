@@ -8,6 +8,7 @@ import re
 import pytest
 
 from mrczflow.report import ReportPaths, anomalous, collect, summary_lines
+from mrczflow.report.table import COLUMNS
 
 from .workflow_helpers import snakemake
 
@@ -53,7 +54,8 @@ def test_demo_report_builds_offline_with_every_section(demo_run):
     assert re.search(r"Data reduced from [\d.]+ MB to [\d.]+ MB \([\d.]+x smaller\)", summary)
     # The demo's carbon (9) and crystalline-ice (17) stacks are found and named.
     assert re.search(
-        r"kept out of KOMA windows, each judged against its window&#x27;s stacks: "
+        r"kept out of KOMA windows, each judged against its window&#x27;s stacks \(the spare stacks took their "
+        r"places\): "
         r"stack_0009 \(contrast [\d.]+ vs [\d.]+\), stack_0017 \(contrast [\d.]+ vs [\d.]+\)",
         summary,
     ), summary
@@ -75,19 +77,17 @@ def test_demo_report_builds_offline_with_every_section(demo_run):
     assert record["radius_curves"] and all(len(points) >= 4 for points in record["radius_curves"].values())
     # One row per stack, in acquisition order, as TSV and as a sortable HTML table in the report.
     table = (dest / "results" / "report" / "stacks.tsv").read_text().splitlines()
-    assert table[0].split("\t") == [
-        "stack",
-        "time",
-        "dose_rate",
-        "frames",
-        "hot",
-        "dead",
-        "ratio",
-        "koma",
-        "status",
-    ]
+    assert table[0].split("\t") == list(COLUMNS)
+    assert {"time", "dose_rate", "hot", "dead", "koma", "fp_loss_gain", "fp_loss_koma", "status"} <= set(
+        COLUMNS
+    )
     assert [row.split("\t")[0] for row in table[1:]] == [f"stack_{i:04d}" for i in range(24)]
-    assert table[10].split("\t")[7:] == ["excluded", "ok"]  # stack_0009, the carbon film
+    film = table[10].split("\t")  # stack_0009, the carbon film
+    assert film[7] == "excluded" and film[-1] == "ok"
+    kept = [row.split("\t") for row in table[1:] if row.split("\t")[7] == "kept"]
+    assert all(
+        -0.05 < float(row[9]) < float(row[8]) for row in kept
+    )  # KOMA lowers the DQE lost to the pattern
     assert "stacks.html" in page and "th.onclick" in (dest / "results" / "report" / "stacks.html").read_text()
 
 

@@ -56,7 +56,7 @@ def test_epu_names_are_ordered_by_time_and_the_report_takes_its_stacks_from_a_fi
         when = (start + dt.timedelta(minutes=i)).strftime("%d-%b-%y  %H:%M:%S")
         (incoming / f"{name}.mdoc").write_text(re.sub(r"DateTime = .*", f"DateTime = {when}", mdoc))
     dest = deploy(tmp_path / "wf")
-    configure(dest, movies=str(incoming / "*.mrc"), koma={"radius": 1})
+    configure(dest, movies=str(incoming / "*.mrc"), koma={"radius": 1, "spare": 0})
     dry = snakemake(dest, "-n", "-p")
     assert dry.returncode == 0, dry.stderr[-2000:]
     order = [row["stack"] for row in read_index(dest / "results" / "session" / "stacks.tsv")]

@@ -99,6 +99,11 @@ def pixel_spread(image: np.ndarray, size: int = 9) -> float:
     return float(ratio.std())
 
 
+#: Less than this (0.01% points of relative spread) is no flattening: a KOMA flat field that adds
+#: next to nothing to a good gain (its pattern all below the window's noise) is not worth a second gain.
+MEANINGFUL_FLATTENING = 1e-4
+
+
 def _window(paths: Sequence[str | os.PathLike], settings: KomaSettings) -> WindowSum:
     window = WindowSum("", sum_shape(paths[0]), settings)
     for path in paths:
@@ -143,7 +148,7 @@ def session_gain(
         flat = parts[made].correction(pre_gain).gain_reference()
         held = parts[tested].total.astype(np.float64)
         better.append(relative_spread(held * before) - relative_spread(held * flat))
-    if min(better) > 0:
+    if min(better) > MEANINGFUL_FLATTENING:
         return koma, (
             f"the gain before KOMA times KOMA's flat field of {window.n_stacks} stacks (made from half the"
             f" sample, it flattened the other half further: relative spread down {min(better):.2%} points)"

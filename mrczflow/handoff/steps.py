@@ -128,13 +128,14 @@ def relion_movie_step(
     gain: GainSettings | None = None,
     fit_path: str | os.PathLike | None = None,
     koma: KomaSettings | None = None,
+    koma_radius: int | None = None,
     defect_file: str | None = None,
     stats_out: str | os.PathLike | None = None,
 ) -> dict:
     """Rule relion_movie: one movie's STAR with its own gain (KOMA's, else the gamma/vendor gain) and hot pixels.
 
-    The gain is made from the kept sums (the window's KOMA sums, as rule koma
-    does), written in the movie's format and file order (:mod:`.conventions`).
+    The gain is made from the kept sums (the window's KOMA sums, the nearest
+    ``2 koma_radius`` it uses, as rule koma does), written in the movie's format and file order (:mod:`.conventions`).
     """
     record = read_json(record_path)
     optics = _with_pixel_size(optics, [record.get("pixel_size")])
@@ -142,7 +143,8 @@ def relion_movie_step(
     pre = pre_koma_gain(vendor_gain, shape[1:], gain or GainSettings(), fit_path, record.get("dose_rate"))
     image = pre
     if koma_sum is not None:
-        image = window_correction(koma_sum, window, settings=koma or KomaSettings(), gain=pre)[
+        limit = None if koma_radius is None else 2 * koma_radius
+        image = window_correction(koma_sum, window, settings=koma or KomaSettings(), gain=pre, limit=limit)[
             0
         ].gain_reference()
     gain_name = None

@@ -1,10 +1,11 @@
 """KOMA, the knock-out moving average (paper section 5.2; rules ``koma_sum``, ``koma``).
 
-:mod:`.windows` are the windows (and exact prefix sums for in-memory scoring); :mod:`.screen`
-keeps high-contrast stacks out of them, each judged against its window's stacks; :mod:`.correction` turns a window sum
-into a stack's correction; :mod:`.noise` is the correlated-noise metric
-(paper Eq. 7); :mod:`.steps` are the rules' steps; :mod:`.figures` the
-report's KOMA figures; :mod:`.settings` the ``koma`` config section.
+:mod:`.windows` are the windows (with their spares; and the paper's exact prefix sums);
+:mod:`.screen` keeps high-contrast stacks out of them (contrast and straight edges, each judged
+against its window's stacks); :mod:`.correction` turns a window sum, its measured noise and its
+trend into a stack's correction; :mod:`.noise` holds the correlated-noise metric (paper Eq. 7)
+and the fixed-pattern DQE loss; :mod:`.steps` are the rules' steps; :mod:`.figures` the report's
+KOMA figures; :mod:`.settings` the ``koma`` config section.
 """
 
 from .._lazy import lazy_exports
@@ -14,12 +15,17 @@ _EXPORTS = {
     "Correction": ".correction",
     "CorrelationAccumulator": ".noise",
     "FORMS": ".correction",
+    "HalfSums": ".noise",
     "KomaSettings": ".settings",
+    "Spread": ".correction",
     "add_to_prefix": ".windows",
     "block_means": ".screen",
     "contrast": ".screen",
     "correction": ".correction",
     "correlated_noise": ".noise",
+    "edge_block": ".screen",
+    "edge_strength": ".screen",
+    "fixed_pattern_loss": ".noise",
     "live_window": ".windows",
     "prefix_sums": ".windows",
     "wiener": ".correction",

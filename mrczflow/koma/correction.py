@@ -6,6 +6,26 @@ corrects, so subtracting it raw *adds* correlated noise, about
 ``1 / (2a F)`` for ``F`` frames: the paper's reciprocal curves (Eq. 13).
 :func:`wiener` keeps, per spatial frequency, only the share of the
 pattern's power that stands above that known noise level.
+
+Shot noise is not all that differs between the stacks of a window: each
+holds its own specimen (ice thickness, particles), whose low frequencies a
+mean of ``2a`` stacks still carries, and a detector may drift over the
+window. Both are measured on the window itself (:class:`Spread`):
+
+- its stacks are split into two interleaved halves, and whatever differs
+  between the halves is noise to the mean, so the specimen's low frequencies
+  are not stamped on the stack as if they were the detector's (on a drifting
+  detector this kept KOMA from being worse than the gain alone mid-session,
+  where the gain is right);
+- where the window is not centred on the stack (the session's ends), the
+  pattern's trend over the window says how the pattern at the stack's own
+  time differs from the window's mean; per frequency, the pattern is scaled
+  down (never up: extrapolating a noisy trend adds noise) by the share the
+  trend takes off it there. At the first stack of a session whose gain was
+  taken at its start, the window's pattern is the drift since then, which the
+  stack does not have yet: it is left out, not stamped on the stack.
+
+``benchmarks/bench_koma.py`` (section 5) measures both, per stack position.
 """
 
 from __future__ import annotations
@@ -19,24 +39,142 @@ from scipy import ndimage
 FORMS = ("subtract", "divide")
 
 
-def wiener(pattern: np.ndarray, noise_variance: float, smoothing: int = 7) -> tuple[np.ndarray, float]:
+def _spectrum(image: np.ndarray) -> np.ndarray:
+    return scipy.fft.rfft2(np.asarray(image, np.float32) - np.float32(np.mean(image)), workers=-1)
+
+
+def _smoothed_power(spectrum: np.ndarray, smoothing: int) -> np.ndarray:
+    return ndimage.uniform_filter(spectrum.real**2 + spectrum.imag**2, smoothing, mode=("wrap", "nearest"))
+
+
+def wiener(
+    pattern: np.ndarray,
+    noise_variance: float,
+    smoothing: int = 7,
+    *,
+    measured_noise: np.ndarray | None = None,
+    trend: tuple[np.ndarray, float] | None = None,
+) -> tuple[np.ndarray, float]:
     """Keep, per spatial frequency, the share of ``pattern``'s power above white noise of ``noise_variance``/px.
 
     The periodogram is smoothed over ``smoothing`` x ``smoothing`` frequency
     bins before the gain ``max(0, 1 - noise / power)`` is taken, so a bin of
-    pure noise that happens to be strong is not kept. Returns the filtered
-    pattern (float32) and the share of its power kept.
+    pure noise that happens to be strong is not kept. ``measured_noise``: an
+    image whose power is the pattern's noise as measured (the difference of
+    two halves of the window, scaled: :meth:`Spread.difference`), taken
+    where it is above the white level. ``trend`` ``(slope, offset)``: the
+    pattern's change per stack over the window (:meth:`Spread.trend`) and the
+    stack's position from the window's mean; the filtered pattern is then
+    scaled per frequency by ``1 + offset <slope, pattern> / |pattern|^2``
+    (smoothed, clipped to 0..1): down where the stack's own time lies toward
+    less of it. Returns the filtered pattern (float32) and the share of its
+    power kept.
     """
     shape = pattern.shape
-    spectrum = scipy.fft.rfft2(np.asarray(pattern, np.float32) - np.float32(pattern.mean()), workers=-1)
-    power = spectrum.real**2 + spectrum.imag**2
-    power = ndimage.uniform_filter(power, smoothing, mode=("wrap", "nearest"))
+    spectrum = _spectrum(pattern)
+    power = _smoothed_power(spectrum, smoothing)
     noise = noise_variance * pattern.size
+    if measured_noise is not None:
+        noise = np.maximum(noise, _smoothed_power(_spectrum(measured_noise), smoothing))
     factor = np.clip(1.0 - noise / np.maximum(power, 1e-30), 0.0, 1.0).astype(np.float32)
     factor[0, 0] = 0.0
     kept = float((power * factor).sum() / max(power.sum(), 1e-30))
-    filtered = scipy.fft.irfft2(spectrum * factor, s=shape, workers=-1)
+    spectrum *= factor
+    if trend is not None and trend[1] != 0:
+        slope, offset = trend
+        along = ndimage.uniform_filter(
+            (_spectrum(slope) * spectrum.conj()).real, smoothing, mode=("wrap", "nearest")
+        )
+        share = np.clip(
+            1.0 + offset * along / np.maximum(_smoothed_power(spectrum, smoothing), 1e-30), 0.0, 1.0
+        )
+        spectrum *= share.astype(np.float32)
+    filtered = scipy.fft.irfft2(spectrum, s=shape, workers=-1)
     return filtered.astype(np.float32), kept
+
+
+@dataclasses.dataclass
+class Spread:
+    """How the stacks of a window differ: two interleaved halves and the trend over the window.
+
+    Half ``h`` holds ``n[h]`` stacks and ``q[h]``, the sum of their images
+    ``S / mean(S)`` (float32). ``t1``/``t2`` are the sums of the stacks'
+    positions (in stacks from the corrected one) and of their squares, ``q1``
+    the sum of the images weighted by position; ``positioned`` is false once a
+    stack came without a position (then no trend). The gain is applied after
+    (it multiplies every term alike).
+    """
+
+    n: list[int]
+    q: list[np.ndarray]
+    t1: float = 0.0
+    t2: float = 0.0
+    q1: np.ndarray | None = None
+    positioned: bool = True
+
+    @classmethod
+    def empty(cls, shape: tuple[int, ...]) -> Spread:
+        return cls(
+            [0, 0], [np.zeros(shape, np.float32), np.zeros(shape, np.float32)], q1=np.zeros(shape, np.float32)
+        )
+
+    def add(self, image: np.ndarray, half: int, position: float | None = None, sign: int = 1) -> None:
+        """Add (``sign`` 1) or take out (-1) one stack's sum, at ``position``, to half ``half``."""
+        level = float(np.mean(image))
+        if level <= 0:
+            return
+        relative = np.asarray(image, np.float32) * np.float32(sign / level)
+        self.n[half] += sign
+        self.q[half] += relative
+        if position is None:
+            self.positioned = False
+            return
+        self.t1 += sign * position
+        self.t2 += sign * position**2
+        if self.q1 is None:
+            self.q1 = np.zeros(relative.shape, np.float32)
+        self.q1 += np.float32(position) * relative
+
+    def merge(self, other: Spread) -> None:
+        """Take in ``other``'s stacks (their positions are not comparable: no trend after)."""
+        for half in (0, 1):
+            self.n[half] += other.n[half]
+            self.q[half] += other.q[half]
+        self.positioned = False
+
+    def copy(self) -> Spread:
+        return dataclasses.replace(
+            self,
+            n=list(self.n),
+            q=[image.copy() for image in self.q],
+            q1=None if self.q1 is None else self.q1.copy(),
+        )
+
+    def difference(self) -> np.ndarray | None:
+        """Half A's mean image minus half B's, scaled so its power is the noise of the mean of both (None: a half is empty).
+
+        With ``n_a`` and ``n_b`` stacks, the mean of all has noise variance
+        ``sigma^2 / n`` and the difference ``sigma^2 (1/n_a + 1/n_b)``:
+        the scale is ``sqrt(n_a n_b) / n``.
+        """
+        na, nb = self.n
+        if na < 1 or nb < 1:
+            return None
+        return (self.q[0] / na - self.q[1] / nb) * np.float32(np.sqrt(na * nb) / (na + nb))
+
+    def trend(self) -> tuple[np.ndarray, float] | None:
+        """``(slope, offset)``: the relative image's change per stack over the window (least squares) and the
+        corrected stack's position (0) minus the window's mean position; None when the window is centred on
+        the stack, or holds fewer than 3 stacks, or positions are unknown."""
+        n = sum(self.n)
+        if not self.positioned or self.q1 is None or n < 3:
+            return None
+        mean = self.t1 / n
+        spread = self.t2 - n * mean * mean
+        if abs(mean) < 1e-9 or spread <= 1e-9:
+            return None
+        slope = (self.q1 - np.float32(mean) * (self.q[0] + self.q[1])) / np.float32(spread)
+        return slope, -mean
 
 
 @dataclasses.dataclass
@@ -62,6 +200,15 @@ class Correction:
             image *= self.gain
         if self.form == "subtract":
             return image - np.float32(self.dose_per_frame) * self.pattern
+        return image * self.reciprocal_flat()
+
+    def apply_sum(self, total: np.ndarray, n_frames: int) -> np.ndarray:
+        """A sum of ``n_frames`` frames normalised as each frame is by :meth:`apply` (the correction is linear)."""
+        image = np.asarray(total, np.float64)
+        if self.gain is not None:
+            image = image * self.gain
+        if self.form == "subtract":
+            return image - n_frames * self.dose_per_frame * self.pattern
         return image * self.reciprocal_flat()
 
     def rows(self, rows: slice) -> Correction:
@@ -93,12 +240,14 @@ def correction(
     form: str = "divide",
     denoise: bool = True,
     smoothing: int = 7,
+    spread: Spread | None = None,
 ) -> Correction:
     """The correction of one stack from its window's sum ``total`` of ``n_stacks`` stacks and ``n_frames`` frames.
 
     ``gain`` is the stack's own gain (gamma-corrected or vendor), applied to
     the window sum too: exact when the window shares the stack's gain, since
-    the mean is linear.
+    the mean is linear. ``spread``: how the window's stacks differ (module
+    doc); without it only their shot noise is taken out.
     """
     if form not in FORMS:
         raise ValueError(f"KOMA form must be one of {FORMS}, got {form!r}")
@@ -115,5 +264,15 @@ def correction(
         # Poisson: var(window mean of sums) = E[T] / n, with T = total / n.
         weight = 1.0 if gain is None else np.asarray(gain, np.float64) ** 2
         noise = float(np.mean(weight * counts)) / level**2
-        pattern, kept = wiener(pattern, noise, smoothing)
+        measured, trend = None, None
+        if spread is not None:
+            # The spread's images are relative counts: the gain, at the window's mean level, makes them the pattern's.
+            scale = np.float32(1.0)
+            if gain is not None:
+                weights = np.asarray(gain, np.float64)
+                scale = (weights / (np.mean(weights * counts) / np.mean(counts))).astype(np.float32)
+            difference, found = spread.difference(), spread.trend()
+            measured = None if difference is None else difference * scale
+            trend = None if found is None else (found[0] * scale, found[1])
+        pattern, kept = wiener(pattern, noise, smoothing, measured_noise=measured, trend=trend)
     return Correction(pattern, gain, float(level / n_frames), form, kept)

@@ -1,4 +1,13 @@
-"""The high-contrast screen: stacks of carbon film or crystalline ice are kept out of KOMA windows."""
+"""The high-contrast screen: stacks of carbon film or crystalline ice are kept out of KOMA windows.
+
+Two views of each stack, both against the window's own pattern (the
+block-wise median of its stacks, so the detector's pattern and its drift do
+not count): its contrast (the spread of its 32-px block means) and its
+straightest edge (:func:`edge_strength`: the largest step across any
+straight line, from median profiles along lines). A thin carbon film has
+little contrast but a straight edge across the frame; particles and ice have
+neither.
+"""
 
 from __future__ import annotations
 
@@ -32,12 +41,70 @@ def block_means(total: np.ndarray, block: int = 32) -> np.ndarray:
     return image[:ny, :nx].reshape(ny // block, block, nx // block, block).mean(axis=(1, 3))
 
 
+def edge_block(shape: tuple[int, ...]) -> int:
+    """Block size (px) of :func:`edge_strength`'s view: 8 px, coarser on frames over 1024 px (~128 blocks across)."""
+    return max(8, min(shape[-2:]) // 128)
+
+
+def edge_strength(relative: np.ndarray, angles: int = 72, width: int = 2, least: float = 0.3) -> float:
+    """The largest step across a straight line in an image of relative block means (a film's edge).
+
+    For each of ``angles`` directions the image is reduced to its profile
+    across lines of that direction: the *median* of the blocks on each line,
+    so particles and other compact features do not move it, while an edge
+    spanning the frame moves every block on one side. The step at each place
+    is the mean of ``width`` lines after it minus the ``width`` before it
+    (smooth ice changes little over so few lines; an edge jumps); lines with
+    fewer than ``least`` of the longest line's blocks (the corners) are not
+    used. Returns the largest absolute step (relative units: about 0.07 for
+    the edge of a film passing 93% of the beam).
+    """
+    image = np.asarray(relative, np.float64)
+    ny, nx = image.shape
+    y, x = np.mgrid[0:ny, 0:nx]
+    y, x = (y - (ny - 1) / 2).ravel(), (x - (nx - 1) / 2).ravel()
+    by_value = np.argsort(image.ravel())
+    values = image.ravel()[by_value] - np.median(image)
+    y, x = y[by_value], x[by_value]
+    last = values.size - 1
+    strongest = 0.0
+    for angle in np.linspace(0, np.pi, angles, endpoint=False):
+        line = np.rint(x * np.cos(angle) + y * np.sin(angle)).astype(np.int64)
+        line -= line.min()
+        counts = np.bincount(line)
+        # Values are in order already; a stable sort by line (a radix sort for 16-bit keys) keeps them
+        # in order within each line, so each line's median is in its middle.
+        ordered = values[np.argsort(line.astype(np.int16), kind="stable")]
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        low, high = starts + np.maximum(counts - 1, 0) // 2, starts + counts // 2
+        profile = 0.5 * (ordered[np.minimum(low, last)] + ordered[np.minimum(high, last)])
+        long_enough = np.concatenate([[0], np.cumsum(counts >= least * counts.max())])
+        running = np.concatenate([[0.0], np.cumsum(profile)])
+        at = np.arange(width, profile.size - width + 1)
+        usable = (long_enough[at + width] - long_enough[at - width]) == 2 * width
+        if usable.any():
+            step = (running[at + width] - 2 * running[at] + running[at - width]) / width
+            strongest = max(strongest, float(np.abs(step[usable]).max()))
+    return strongest
+
+
+def _limit(values: list[float], floor: float, limit_sigmas: float) -> tuple[float, float]:
+    """The window's median of ``values`` and the limit above it (``floor``, or more robust sigmas in a wide spread)."""
+    median = float(np.median(values))
+    spread = 1.4826 * float(np.median(np.abs(np.array(values) - median)))
+    widened = limit_sigmas * spread if len(values) >= 9 else 0.0
+    return median, median + max(floor, widened)
+
+
 def window_screen(
     blocks: dict[str, np.ndarray],
     block: int = 32,
     limit_sigmas: float = 5.0,
     threshold: float = 0.08,
     floor: float = 0.02,
+    edges: dict[str, np.ndarray] | None = None,
+    edge_floor: float = 0.02,
+    edge_neighbours: int = 6,
 ) -> dict[str, dict[str, float | bool]]:
     """Which stacks of a window stand out from the others: the screen judged against the session.
 
@@ -51,23 +118,53 @@ def window_screen(
     window's spread says too little to widen the limit), or above
     ``threshold`` whatever the others. Leaving an ordinary stack out costs a
     window one stack; keeping a film in puts its pattern on every neighbour.
-    Returns, per stack, its contrast, the window's median and limit, and the decision.
+    ``edges``: each stack's block means at :func:`edge_block` px (in the
+    window's order), each divided by the block-wise median of its
+    ``edge_neighbours`` nearest stacks (nearest: a drifting gain then differs
+    little between it and them); a stack whose :func:`edge_strength` is more
+    than ``edge_floor`` above the window's median (or as many robust sigmas,
+    as above) has a straight edge (a film) and is kept out too. Returns, per stack, its contrast, the window's median
+    and limit (and the same for the edge), and the decision.
     """
     if len(blocks) < 3:
         raise ValueError("the window screen needs at least 3 stacks to judge one against the others")
     names = list(blocks)
-    relative = np.array([blocks[s] / blocks[s].mean() for s in names])
-    reference = np.median(relative, axis=0)
-    values = []
-    for name, image in zip(names, relative, strict=True):
-        level = blocks[name].mean()
-        shot = 1.0 / (level * block * block) if level > 0 else 0.0
-        values.append(float(np.sqrt(max((image / reference).var() - shot, 0.0))))
-    median = float(np.median(values))
-    spread = 1.4826 * float(np.median(np.abs(np.array(values) - median)))
-    widened = limit_sigmas * spread if len(values) >= 9 else 0.0
-    limit = min(threshold, median + max(floor, widened))
-    return {
+    values = _against_window([blocks[s] for s in names], block)
+    median, limit = _limit(values, floor, limit_sigmas)
+    limit = min(threshold, limit)
+    evidence = {
         name: {"contrast": value, "median": median, "limit": limit, "excluded": value > limit}
         for name, value in zip(names, values, strict=True)
     }
+    if edges is not None:
+        fine = [edges[s] / edges[s].mean() for s in names]
+        strengths = []
+        for index, image in enumerate(fine):
+            near = sorted((k for k in range(len(fine)) if k != index), key=lambda k: abs(k - index))
+            reference = np.median([fine[k] for k in near[:edge_neighbours]], axis=0)
+            strengths.append(edge_strength(image / reference))
+        edge_median, edge_limit = _limit(strengths, edge_floor, limit_sigmas)
+        for name, strength in zip(names, strengths, strict=True):
+            straight = strength > edge_limit
+            evidence[name].update(
+                {
+                    "edge": strength,
+                    "edge_median": edge_median,
+                    "edge_limit": edge_limit,
+                    "straight_edge": straight,
+                }
+            )
+            evidence[name]["excluded"] = bool(evidence[name]["excluded"] or straight)
+    return evidence
+
+
+def _against_window(blocks: list[np.ndarray], block: int) -> list[float]:
+    """Each stack's contrast beyond shot noise over the window's block-wise median pattern."""
+    relative = np.array([image / image.mean() for image in blocks])
+    reference = np.median(relative, axis=0)
+    values = []
+    for image, scaled in zip(blocks, relative, strict=True):
+        level = image.mean()
+        shot = 1.0 / (level * block * block) if level > 0 else 0.0
+        values.append(float(np.sqrt(max((scaled / reference).var() - shot, 0.0))))
+    return values

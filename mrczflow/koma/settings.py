@@ -11,7 +11,9 @@ from ..settings import Settings
 class KomaSettings(Settings):
     """The knock-out moving average (paper section 5.2).
 
-    ``radius`` a: stacks on each side of the window; ``form`` ``divide`` or
+    ``radius`` a: stacks on each side of the window; ``spare`` stacks beyond
+    it on each side that top a window up to ``2a`` when the screen keeps
+    stacks out (the rule gives them; the step uses the nearest); ``form`` ``divide`` or
     ``subtract`` (Eq. 9); ``denoise`` Wiener-filters the window's pattern;
     ``high_contrast`` the contrast above which a stack is kept out of windows;
     ``include``/``exclude`` stack names that override that screen; the
@@ -37,6 +39,7 @@ class KomaSettings(Settings):
 
     enabled: bool = True
     radius: int = 12
+    spare: int = 2
     form: str = "divide"
     denoise: bool = True
     high_contrast: float = 0.08

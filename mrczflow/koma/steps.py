@@ -9,7 +9,7 @@ Holds two frame-sized images, reads no frame, writes one small JSON.
 ``koma``: the stack's window term from the sums of its window (read one at a
 time: no chain through the session), the correction (gain, then the denoised
 pattern), the normalised movie and the correction as one gain reference;
-correlated noise before (gain only) and after. Holds one stack and two
+correlated noise and the fixed-pattern DQE loss before (gain only) and after. Holds one stack and two
 frame-sized sums.
 """
 
@@ -29,9 +29,9 @@ from ..gain.settings import GainSettings
 from ..jobs import progress, read_json, write_json
 from ..outliers.fill import filled_sum, filtered_frames
 from ..storage.sums import read_stack_sum
-from .correction import Correction, correction
-from .noise import CorrelationAccumulator
-from .screen import block_means, contrast, window_screen
+from .correction import Correction, Spread, correction
+from .noise import CorrelationAccumulator, HalfSums
+from .screen import block_means, contrast, edge_block, window_screen
 from .settings import KomaSettings
 
 SUM_FIELD = "stack_sum"  # where, in a KOMA sum record, its raw sum and filled values are
@@ -145,6 +145,9 @@ class _Member:
     decision: str  # the config's: auto (the screen decides) or include
     # koma_sum's own verdict (its contrast against the gain above koma.high_contrast): for windows too small to judge
     absolute: bool
+    edge_blocks: np.ndarray | None = None  # block means at screen.edge_block px, for the straight-edge view
+    position: float = 0.0  # stacks from the corrected one (the order of the window's list)
+    half: int = 0  # which interleaved half of the window (Spread)
 
 
 class WindowSum:
@@ -156,15 +159,21 @@ class WindowSum:
     and its drift are not read as contrast, and a stack is kept out when it
     stands out from the others), once every sum is in; a window of fewer than
     3 stacks takes each stack's own verdict from ``koma_sum``. The config's
-    include/exclude overrides both. Stacks kept out add nothing, so a window
-    holding ``e`` of them averages ``2a - e`` stacks. Holds one frame-sized
-    int64 sum (two while the kept-out stacks are taken out of it) and each
-    stack's block means.
+    include/exclude overrides both. Stacks kept out add nothing. With
+    ``limit`` (``2a``) the window is topped up: it is given spare stacks
+    beyond ``a`` on each side, and uses the ``limit`` kept stacks nearest the
+    corrected one, so a window with ``e`` stacks kept out still averages
+    ``2a`` (up to its spares). Holds one frame-sized int64 sum, the window's
+    :class:`.correction.Spread` (two float32 images; twice while stacks
+    are taken out of them) and each stack's block means.
     """
 
-    def __init__(self, own: str, shape: tuple[int, ...], settings: KomaSettings) -> None:
-        self.own, self.settings = own, settings
+    def __init__(
+        self, own: str, shape: tuple[int, ...], settings: KomaSettings, limit: int | None = None
+    ) -> None:
+        self.own, self.settings, self.limit = own, settings, limit
         self.total = np.zeros(shape, np.int64)
+        self.spread = Spread.empty(shape)
         self.n_stacks = self.n_frames = 0
         self.members: dict[str, _Member] = {}
         self.own_member: _Member | None = None
@@ -174,11 +183,20 @@ class WindowSum:
     @staticmethod
     def _member(path: str | os.PathLike, image: np.ndarray, info: dict[str, Any], decision: str) -> _Member:
         return _Member(
-            os.fspath(path), int(info["frames"]), block_means(image), decision, bool(info["high_contrast"])
+            os.fspath(path),
+            int(info["frames"]),
+            block_means(image),
+            decision,
+            bool(info["high_contrast"]),
+            block_means(image, edge_block(image.shape)),
         )
 
-    def add(self, path: str | os.PathLike) -> None:
-        """Read one stack's sum and add it, unless the config keeps it out (the stack itself only joins the screen)."""
+    def add(self, path: str | os.PathLike, position: float | None = None) -> None:
+        """Read one stack's sum and add it, unless the config keeps it out (the stack itself only joins the screen).
+
+        ``position``: stacks from the corrected one in acquisition order (for
+        the top-up, which uses the nearest; default: the order of adding).
+        """
         image, info = read_sum(path)
         if image.shape != self.total.shape:
             raise ValueError(
@@ -191,14 +209,20 @@ class WindowSum:
         if decision == "exclude":
             self.configured_out.append(info["stack"])
             return
+        known = position is not None
+        member = self._member(path, image, info, decision)
+        member.position = float(position) if known else float(len(self.members))
+        member.half = int(round(member.position)) % 2
         self.total += image
+        self.spread.add(image, member.half, member.position if known else None)
         self.n_stacks += 1
         self.n_frames += int(info["frames"])
-        self.members[info["stack"]] = self._member(path, image, info, decision)
+        self.members[info["stack"]] = member
 
     def merge(self, other: WindowSum) -> None:
         """Take in the stacks of ``other`` (their sums added; nothing read again)."""
         self.total += other.total
+        self.spread.merge(other.spread)
         self.n_stacks += other.n_stacks
         self.n_frames += other.n_frames
         self.members.update(other.members)
@@ -209,9 +233,12 @@ class WindowSum:
         everyone = dict(self.members)
         if self.own_member is not None:
             everyone[self.own] = self.own_member
+        everyone = dict(sorted(everyone.items(), key=lambda item: item[1].position))  # the window's order
         if len(everyone) >= 3:
             evidence = window_screen(
-                {s: m.blocks for s, m in everyone.items()}, threshold=self.settings.high_contrast
+                {s: m.blocks for s, m in everyone.items()},
+                threshold=self.settings.high_contrast,
+                edges={s: m.edge_blocks for s, m in everyone.items()},
             )
             verdicts = {s: bool(evidence[s]["excluded"]) for s in everyone}
         else:
@@ -220,25 +247,42 @@ class WindowSum:
         self.screen = evidence
         return {s: verdicts[s] and m.decision == "auto" for s, m in everyone.items()}
 
+    def choose(self, verdicts: dict[str, bool] | None = None) -> tuple[list[str], list[str], list[str]]:
+        """The stacks the window uses, those it leaves out (config, then screen) and its spares left unused.
+
+        From ``verdicts`` (:meth:`judge`); with a ``limit`` the kept stacks
+        nearest the corrected one are used (ties: the earlier).
+        """
+        verdicts = self.judge() if verdicts is None else verdicts
+        kept = [s for s in self.members if not verdicts[s]]
+        spare: list[str] = []
+        if self.limit is not None and len(kept) > self.limit:
+            ranked = sorted(kept, key=lambda s: (abs(self.members[s].position), self.members[s].position))
+            chosen = set(ranked[: self.limit])
+            kept, spare = [s for s in kept if s in chosen], [s for s in kept if s not in chosen]
+        return kept, self.configured_out + [s for s in self.members if verdicts[s]], spare
+
     def split(self, verdicts: dict[str, bool] | None = None) -> tuple[list[str], list[str]]:
         """The stacks the window uses and those it leaves out (config, then screen), from ``verdicts`` (:meth:`judge`)."""
-        verdicts = self.judge() if verdicts is None else verdicts
-        used = [s for s in self.members if not verdicts[s]]
-        return used, self.configured_out + [s for s in self.members if verdicts[s]]
+        used, left_out, _ = self.choose(verdicts)
+        return used, left_out
 
     @property
     def used(self) -> list[str]:
         return self.split()[0]
 
     def correction(self, gain: np.ndarray | None, verdicts: dict[str, bool] | None = None) -> Correction:
-        """The window's correction without the stacks kept out (``verdicts``: :meth:`judge`'s, if already made)."""
-        verdicts = self.judge() if verdicts is None else verdicts
-        total, n_stacks, n_frames = self.total, self.n_stacks, self.n_frames
+        """The window's correction from the stacks it uses (``verdicts``: :meth:`judge`'s, if already made)."""
+        used, _, _ = self.choose(verdicts)
+        total, spread, n_stacks, n_frames = self.total, self.spread, self.n_stacks, self.n_frames
         for stack, member in self.members.items():
-            if verdicts[stack]:  # kept out after all: its sum leaves the window's
+            if stack not in used:  # kept out or a spare after all: its sum leaves the window's
                 if total is self.total:
                     total = self.total.copy()
-                total -= read_sum(member.path)[0]
+                    spread = self.spread.copy()
+                image = read_sum(member.path)[0]
+                total -= image
+                spread.add(image, member.half, member.position if spread.positioned else None, sign=-1)
                 n_stacks -= 1
                 n_frames -= member.frames
         if n_stacks == 0:
@@ -252,6 +296,7 @@ class WindowSum:
             gain,
             form=self.settings.form,
             denoise=self.settings.denoise,
+            spread=spread,
         )
 
 
@@ -261,31 +306,38 @@ def window_correction(
     *,
     settings: KomaSettings | None = None,
     gain: np.ndarray | None = None,
+    limit: int | None = None,
 ) -> tuple[Correction, dict[str, Any]]:
     """The correction of one stack from its own sum and the sums of the other stacks of its window.
 
     Reads each sum once (an O(a) read per stack, in parallel across the
     session: no stack waits on another's KOMA), and again only a stack the
-    window's screen keeps out; ``window_paths`` may include the stack's own
-    sum, which is not read again. The stack itself joins the screen, which
-    says whether it is high contrast (the report's verdict on it).
+    window does not use; ``window_paths`` are in acquisition order and may
+    include the stack's own sum, which is not read again (its place in the
+    list is the stack's position). ``limit``:
+    how many stacks the window uses at most (``2a``; the list may hold spares).
+    The stack itself joins the screen, which says whether it is high contrast
+    (the report's verdict on it).
     """
     settings = settings or KomaSettings()
     own, own_info = read_sum(sum_path)
-    window = WindowSum(own_info["stack"], own.shape, settings)
+    window = WindowSum(own_info["stack"], own.shape, settings, limit)
     window.own_member = WindowSum._member(sum_path, own, own_info, settings.decision(own_info["stack"]))
     own_path = os.path.abspath(sum_path)
-    for path in window_paths:
-        if os.path.abspath(path) != own_path:
-            window.add(path)
+    places = [os.path.abspath(path) for path in window_paths]
+    centre = places.index(own_path) if own_path in places else None
+    for place, path in enumerate(window_paths):
+        if places[place] != own_path:
+            window.add(path, None if centre is None else place - centre)
     verdicts = window.judge()  # the screen once: the correction and the record share it
     fix = window.correction(gain, verdicts)
-    used, left_out = window.split(verdicts)
+    used, left_out, spare = window.choose(verdicts)
     decision = settings.decision(own_info["stack"])
     info = {
-        "window": sorted([*used, *left_out, own_info["stack"]]),
+        "window": sorted([*used, *left_out, *spare, own_info["stack"]]),
         "window_stacks_used": len(used),
         "excluded_in_window": sorted(left_out),
+        "spare_unused": sorted(spare),
         "high_contrast": verdicts[own_info["stack"]] if decision == "auto" else decision == "exclude",
         "screen": window.screen.get(
             own_info["stack"], {"contrast": own_info["contrast"], "window": "too small"}
@@ -350,12 +402,14 @@ def koma(
         window_paths,
         settings=settings,
         gain=_gain(gain_path, sum_shape(sum_path), gain),
+        limit=2 * radius,
     )
     applied = fix.gain
     movie, frames = _stack_frames(counts_path, flags_path)
     rows = score_rows(movie.shape[1])
     scored = fix.rows(rows)  # the correction on the scored rows: the whole frame only for a movie
     before, after = CorrelationAccumulator(), CorrelationAccumulator()
+    halves = HalfSums()  # of the outlier-filled frames, for the fixed-pattern DQE loss
     writer = None
     if movie_out is not None:
         compression = None if movie_compression == "none" else mrcz.Compression(codec=movie_compression)
@@ -365,6 +419,7 @@ def koma(
             for raw, frame in zip(movie, frames, strict=True):
                 before.add(raw[rows] if applied is None else raw[rows] * applied[rows])
                 after.add(scored.apply(frame[rows]))
+                halves.add(frame[rows])
                 if writer is not None:
                     writer.write_frame(fix.apply(frame).astype(movie_dtype))
                 bar.update(1)
@@ -387,6 +442,11 @@ def koma(
         "outlier_filtered": flags_path is not None,
         "correlated_noise_before": before.value,
         "correlated_noise_after": after.value,
+        # The DQE share lost to fixed-pattern noise (koma.noise.fixed_pattern_loss): gain only, then KOMA.
+        "fixed_pattern_loss_before": halves.loss(
+            None if applied is None else lambda total, _: total * applied[rows]
+        ),
+        "fixed_pattern_loss_after": halves.loss(scored.apply_sum),
         "seconds": time.perf_counter() - started,
     }
     write_json(stats_out, stats)

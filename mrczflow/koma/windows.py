@@ -22,8 +22,8 @@ stack that failed is left out of its neighbours' windows. The paper's O(1)
 per stack (exact prefix sums ``C[k] = S[0] + ... + S[k-1]``, so a window sum
 is ``C[hi] - C[lo]``) needs every prefix before it, i.e. a serial chain; an
 O(a) read of sums per stack, in parallel, is what a cluster runs faster.
-:func:`prefix_sums` and :func:`window_sum` remain for scoring whole sessions
-in memory (the benchmarks' KOMA scores).
+:func:`prefix_sums` and :func:`window_sum` remain as the paper's form, tested
+against the direct sums.
 
 A stack appended to the session reruns only the stacks whose window now
 reaches it (the last ``a``, see :func:`windows_changed_by_append`).
@@ -58,15 +58,20 @@ def _check(index: int, n_stacks: int, radius: int, least: int) -> None:
         raise IndexError(f"stack {index} out of range for {n_stacks} stacks")
 
 
-def window(index: int, n_stacks: int, radius: int) -> tuple[int, int]:
-    """Stacks ``[lo, hi)`` around ``index``: ``2 radius + 1`` of them, shifted at the ends, ``index`` inside."""
-    size = 2 * radius + 1
-    _check(index, n_stacks, radius, least=size)
-    lo = min(max(index - radius, 0), n_stacks - size)
+def window(index: int, n_stacks: int, radius: int, spare: int = 0) -> tuple[int, int]:
+    """Stacks ``[lo, hi)`` around ``index``: ``2 radius + 1`` of them, shifted at the ends, ``index`` inside.
+
+    With ``spare``, up to that many more on each side (as many as the session
+    holds): candidates to top the window up to ``2 radius`` when the screen
+    keeps stacks out (:class:`mrczflow.koma.steps.WindowSum` uses the nearest).
+    """
+    _check(index, n_stacks, radius, least=2 * radius + 1)
+    size = min(2 * (radius + max(spare, 0)) + 1, n_stacks)
+    lo = min(max(index - (size - 1) // 2, 0), n_stacks - size)
     return lo, lo + size
 
 
-def live_window(index: int, n_stacks: int, radius: int) -> tuple[int, int]:
+def live_window(index: int, n_stacks: int, radius: int, spare: int = 0) -> tuple[int, int]:
     """The window of a stack while the session is still growing: its final one when that exists, else trailing.
 
     The final window is the one :func:`window` gives once the session has at
@@ -76,21 +81,28 @@ def live_window(index: int, n_stacks: int, radius: int) -> tuple[int, int]:
     Neither depends on stacks that arrive later, so each stack's window
     changes once, from trailing to final, however the session grows (the
     radius is the configured one, never clamped to the session so far).
+    ``spare``: as for :func:`window`, on both sides of the final window and
+    before the trailing one.
     """
     _check(index, n_stacks, radius, least=3)
-    size = 2 * radius + 1
-    final_lo = max(index - radius, 0)
+    reach = radius + max(spare, 0)
+    size = 2 * reach + 1
+    final_lo = max(index - reach, 0)
     if final_lo + size <= n_stacks:
         return final_lo, final_lo + size
-    trailing_lo = max(index - 2 * radius, 0)
+    trailing_lo = max(index - 2 * reach, 0)
     return trailing_lo, max(index + 1, trailing_lo + 3)
 
 
-def windows_changed_by_append(n_stacks: int, radius: int) -> list[int]:
+def windows_changed_by_append(n_stacks: int, radius: int, spare: int = 0) -> list[int]:
     """Stacks (of the first ``n_stacks``) whose window differs once one more stack is appended."""
     if n_stacks < 2 * radius + 1:
         return list(range(n_stacks))
-    return [i for i in range(n_stacks) if window(i, n_stacks, radius) != window(i, n_stacks + 1, radius)]
+    return [
+        i
+        for i in range(n_stacks)
+        if window(i, n_stacks, radius, spare) != window(i, n_stacks + 1, radius, spare)
+    ]
 
 
 def _as_sum(image: np.ndarray) -> np.ndarray:

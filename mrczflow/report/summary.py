@@ -98,6 +98,18 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
             f"Correlated noise between frames (fixed-pattern noise), median: {number(before, 2)} with the gain "
             f"alone, {number(after, 2)} after outlier filter + KOMA ({reduction(before, after)})."
         )
+        losses = [
+            (r["fixed_pattern_loss_before"], r["fixed_pattern_loss_after"])
+            for r in session.koma.values()
+            if not r["high_contrast"] and "fixed_pattern_loss_after" in r
+        ]
+        if losses:
+            gain_only, koma = np.median(losses, axis=0)
+            lines["Session"].append(
+                f"DQE lost to the detector's fixed pattern (from the spectra of two half-dose sums, 0.25-1 "
+                f"Nyquist), median: {100 * gain_only:.1f}% with the gain alone, {100 * koma:.1f}% after "
+                "outlier filter + KOMA (per stack in the table)."
+            )
     for stack, line in session.failed.items():
         lines["Look at"].append(f"{stack} failed: {line}")
     lines["Look at"].extend(gain_look_at)
@@ -114,15 +126,21 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
         evidence = []
         for stack in excluded:
             screen = session.koma[stack].get("screen") or {}
-            if "limit" in screen:
+            if "limit" in screen and screen["contrast"] > screen["limit"]:
                 evidence.append(
                     f"{stack} (contrast {number(screen['contrast'], 2)} vs {number(screen['limit'], 2)})"
+                )
+            elif screen.get("straight_edge"):
+                evidence.append(
+                    f"{stack} (contrast {number(screen['contrast'], 2)}, under {number(screen['limit'], 2)}, but a "
+                    f"straight edge: step {number(screen['edge'], 2)} vs {number(screen['edge_limit'], 2)})"
                 )
             else:
                 evidence.append(stack)
         lines["Look at"].append(
             f"{len(excluded)} high-contrast stacks (carbon or crystalline ice) kept out of KOMA windows, each "
-            f"judged against its window's stacks: {', '.join(evidence)}. Set koma.include to override."
+            f"judged against its window's stacks (the spare stacks took their places): {', '.join(evidence)}. "
+            "Set koma.include to override."
         )
     warnings = [s for s, r in session.ingest.items() if r.get("clipped_pixels")]
     warnings += [s for s, r in session.storage.items() if r.get("clipped_pixels")]

@@ -8,7 +8,19 @@ import os
 from ..fileio import atomic_path
 from .session import Session
 
-COLUMNS = ("stack", "time", "dose_rate", "frames", "hot", "dead", "ratio", "koma", "status")
+COLUMNS = (
+    "stack",
+    "time",
+    "dose_rate",
+    "frames",
+    "hot",
+    "dead",
+    "ratio",
+    "koma",
+    "fp_loss_gain",
+    "fp_loss_koma",
+    "status",
+)
 
 SORTER = """<script>
 for (const th of document.querySelectorAll("th")) th.onclick = () => {
@@ -39,6 +51,9 @@ def stack_rows(session: Session, times: dict[str, str]) -> list[dict[str, object
                 "dead": outliers.get("dead"),
                 "ratio": storage.get("ratio_vs_source"),
                 "koma": "" if koma is None else ("excluded" if koma["high_contrast"] else "kept"),
+                # The DQE share lost to fixed-pattern noise with the gain alone and after KOMA (koma.noise).
+                "fp_loss_gain": (koma or {}).get("fixed_pattern_loss_before"),
+                "fp_loss_koma": (koma or {}).get("fixed_pattern_loss_after"),
                 "status": session.failed.get(stack, "ok" if stack in session.storage else "not processed"),
             }
         )

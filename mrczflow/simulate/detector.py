@@ -84,6 +84,9 @@ class DetectorConfig:
     gain_drift: float = knob(
         0.0, "drifting gain: a low-frequency response pattern grows over the session by this (std of its log)"
     )
+    vendor_gain_at: float = knob(
+        0.5, "drifting gain: where in the session (0 start, 1 end) the vendor's gain matches the response"
+    )
     coincidence_spread: float = knob(0.0, "per-pixel spread of coincidence_dose_rate (std of its log)")
     gamma: GammaLaw = knob(GammaLaw(), "gamma(dose rate) law of the etching response (paper Eq. 11)")
 
@@ -179,11 +182,11 @@ class Detector:
         """True multiplicative response at ``dose_rate``, ``session_fraction`` of the way through the session (mean 1).
 
         With ``gain_drift`` its low-frequency drift pattern grows linearly over
-        the session (none at its middle, where the vendor's gain is taken);
+        the session (none at ``vendor_gain_at``, where the vendor's gain is taken: its middle by default);
         with ``coincidence_spread`` each pixel loses its own share of
         electrons to coincidence at this rate.
         """
-        drift = self.config.gain_drift * (session_fraction - 0.5)
+        drift = self.config.gain_drift * (session_fraction - self.config.vendor_gain_at)
         return response(
             self.pixel_gain,
             self.etching,

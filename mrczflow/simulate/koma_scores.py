@@ -1,8 +1,9 @@
 """Scoring KOMA on a whole simulated session in memory (for ``benchmarks/bench_koma.py`` and its tests).
 
 Mirrors the workflow's arithmetic (:mod:`mrczflow.koma.steps`): integer sums
-of the (outlier-filtered) stacks, prefix sums with excluded stacks adding
-nothing, the window's stack and frame counts, the same :func:`koma.correction`.
+of the (outlier-filtered) stacks, windows with their spares of which the
+nearest kept stacks are used, the window's interleaved halves, its stack and
+frame counts, the same :func:`koma.correction`.
 Holds the whole session, which only a benchmark may do.
 """
 
@@ -15,8 +16,9 @@ import numpy as np
 from scipy import ndimage
 
 from .. import koma, mrcz, outliers
-from ..koma.correction import Correction
+from ..koma.correction import Correction, Spread
 from ..koma.noise import correlated_noise
+from ..koma.screen import edge_block
 from .truth import Truth
 
 #: The low-pass of :func:`gain_error`: a box of this many px, twice (the scale a drifting gain lives at).
@@ -38,39 +40,54 @@ def koma_corrections(
     denoise: bool = True,
     excluded: Collection[int] = (),
     scored: Collection[int] | None = None,
+    spare: int = 0,
+    spread: bool = True,
 ) -> dict[int, Correction]:
-    """The KOMA correction of each stack in ``scored`` (default: all) at ``radius``, as rule koma makes it."""
+    """The KOMA correction of each stack in ``scored`` (default: all) at ``radius``, as rule koma makes it.
+
+    Each window is :func:`koma.window` with ``spare`` stacks on each side, of
+    which the ``2 radius`` nearest not ``excluded`` are used (the top-up of
+    :class:`mrczflow.koma.steps.WindowSum`). ``spread=False``: only the
+    window's shot noise is taken out (KOMA before issue #18), for comparison.
+    """
     n = len(stacks)
-    included = np.array([i not in excluded for i in range(n)])
-    prefixes = koma.prefix_sums([s * keep for s, keep in zip(sums, included, strict=True)])
-    counts = np.concatenate([[0], np.cumsum(included)])
-    frames = np.concatenate(
-        [[0], np.cumsum([len(s) * keep for s, keep in zip(stacks, included, strict=True)])]
-    )
     fixes = {}
     for i in range(n) if scored is None else scored:
-        lo, hi = koma.window(i, n, radius)
-        own = sums[i] if included[i] else None
-        total = koma.window_sum(prefixes[lo], prefixes[hi], own)
-        fix = koma.correction(
+        lo, hi = koma.window(i, n, radius, spare)
+        kept = [k for k in range(lo, hi) if k != i and k not in excluded]
+        used = sorted(sorted(kept, key=lambda k: (abs(k - i), k))[: 2 * radius])
+        window_spread = Spread.empty(sums[i].shape) if spread else None
+        total = np.zeros(sums[i].shape, np.int64)
+        for k in used:
+            total += sums[k]
+            if window_spread is not None:
+                window_spread.add(sums[k], (k - i) % 2, float(k - i))
+        fixes[i] = koma.correction(
             total,
-            int(counts[hi] - counts[lo] - included[i]),
-            int(frames[hi] - frames[lo] - len(stacks[i]) * included[i]),
+            len(used),
+            sum(len(stacks[k]) for k in used),
             gain,
             form=form,
             denoise=denoise,
+            spread=window_spread,
         )
-        fixes[i] = fix
     return fixes
 
 
-def screened(sums: Sequence[np.ndarray], radius: int, threshold: float = 0.08) -> dict[int, dict]:
-    """Each stack's verdict and evidence from the screen of its own window (as rule koma judges it)."""
+def screened(
+    sums: Sequence[np.ndarray], radius: int, threshold: float = 0.08, spare: int = 0
+) -> dict[int, dict]:
+    """Each stack's verdict and evidence from the screen of its own window and spares (as rule koma judges it)."""
     blocks = [koma.block_means(total) for total in sums]
+    edges = [koma.block_means(total, edge_block(total.shape)) for total in sums]
     verdicts = {}
     for i in range(len(sums)):
-        lo, hi = koma.window(i, len(sums), radius)
-        verdicts[i] = koma.window_screen({k: blocks[k] for k in range(lo, hi)}, threshold=threshold)[i]
+        lo, hi = koma.window(i, len(sums), radius, spare)
+        verdicts[i] = koma.window_screen(
+            {k: blocks[k] for k in range(lo, hi)},
+            threshold=threshold,
+            edges={k: edges[k] for k in range(lo, hi)},
+        )[i]
     return verdicts
 
 
@@ -84,6 +101,13 @@ def koma_scores(
     """Correlated noise (paper Eq. 7) of each stack after KOMA at ``radius`` (options: :func:`koma_corrections`)."""
     fixes = koma_corrections(stacks, sums, radius, gain, **options)
     return {i: correlated_noise(fix.apply(frame) for frame in stacks[i]) for i, fix in fixes.items()}
+
+
+def true_flat(truth: Truth, index: int, counts_per_frame: float) -> np.ndarray:
+    """What a perfect multiplicative normalisation of stack ``index`` divides by: its true response and, over
+    its mean counts a frame, the additive read-out lines (which no gain reference holds and KOMA removes)."""
+    lines = truth.lines * truth.meta["cmos_counts"]
+    return truth.stack_gain(index) + lines / counts_per_frame
 
 
 def gain_error(effective_gain: np.ndarray | None, true_response: np.ndarray) -> tuple[float, float]:

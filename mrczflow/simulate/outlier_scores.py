@@ -15,12 +15,21 @@ Which pixels count (per stack):
 The oracle knows each pixel's clean expectation and flags, on the same data,
 where the sum passes the exact Poisson ``1 - rate`` quantile of it: no
 detector with that false-alarm rate can expect a higher hot recall.
+
+Without a gain reference no method knows a pixel's own sensitivity; the
+*oracle without a gain* knows everything else (the level, the etching, the
+line defects) and the sensitivities' spread, and flags where the sum's
+p-value under that Poisson-lognormal mixture is below ``rate``: the best a
+filter without a gain reference can do. The *line oracle* knows where each
+line defect lies: it pools the counts over the whole defect and tests that
+one sum against the Poisson expectation without the defect at ``rate``: no
+line finder, which must also find where a line is, can expect to find more.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import ndimage, stats
 
 from ..koma.noise import correlated_noise
 from ..outliers import DEAD, HOT, LINE, filtered_frames, stack_sum
@@ -58,6 +67,50 @@ def oracle_recall(truth: Truth, index: int, total: np.ndarray, hot: np.ndarray, 
     return float((total[hot] > stats.poisson.isf(rate, clean)).mean())
 
 
+def oracle_recall_without_gain(
+    truth: Truth, index: int, total: np.ndarray, hot: np.ndarray, rate: float, nodes: int = 24
+) -> float:
+    """Hot recall of the oracle without a gain reference (module doc), at ``rate`` false alarms per clean pixel."""
+    if not hot.any():
+        return 1.0
+    s = truth.stack(index)
+    response = truth.gain(s.dose_rate, s.session_fraction) * truth.line_factor
+    sensitivity = truth.pixel_gain.astype(np.float64)
+    level = (s.n_frames * s.detected_per_frame * response / sensitivity)[hot]  # all but the pixel's own gain
+    sigma = float(np.log(sensitivity).std())
+    # E over the sensitivity g ~ lognormal(0, sigma) of P(Poisson(level g) >= sum), by Gauss-Hermite.
+    points, weights = np.polynomial.hermite_e.hermegauss(nodes)
+    gains = np.exp(sigma * points - sigma**2 / 2)
+    tails = stats.poisson.sf(total[hot][:, None] - 1, level[:, None] * gains[None, :])
+    p_values = tails @ (weights / weights.sum())
+    return float((p_values <= rate).mean())
+
+
+def oracle_line_recall(
+    truth: Truth, index: int, total: np.ndarray, rate: float, min_excess: float = 0.2
+) -> float:
+    """Line recall of the oracle that knows where each line defect lies (module doc)."""
+    lines = truth.line_defects(min_excess)
+    if not lines.any():
+        return float("nan")
+    s = truth.stack(index)
+    clean = s.n_frames * (
+        s.detected_per_frame * truth.gain(s.dose_rate, s.session_fraction)
+        + truth.meta["cmos_counts"] * truth.lines
+    )  # without the defect, with the read-out pattern (which the oracle knows)
+    labels, _ = ndimage.label(np.abs(truth.line_factor - 1) > 1e-6)
+    found = np.zeros(truth.shape, bool)
+    for label, region in enumerate(ndimage.find_objects(labels), start=1):
+        part = labels[region] == label
+        observed = float(total[region][part].sum())
+        expected = float(clean[region][part].sum())
+        warm = float(truth.line_factor[region][part].mean()) > 1
+        p_value = stats.poisson.sf(observed - 1, expected) if warm else stats.poisson.cdf(observed, expected)
+        if p_value <= rate:
+            found[region] |= part
+    return float(found[lines].mean())
+
+
 def true_flags(truth: Truth, index: int) -> np.ndarray:
     """The flags a perfect filter would set: true hot outliers, dead pixels and line defects."""
     masks = _masks(truth, index)
@@ -92,6 +145,8 @@ def score(stack: np.ndarray, truth: Truth, index: int, detection: Detection) -> 
         "hot_recall": float(pixel_hot[hot].mean()) if hot.any() else 1.0,
         "hot_recall_any_flag": float(any_flag[hot].mean()) if hot.any() else 1.0,
         "oracle_hot_recall": oracle_recall(truth, index, total, hot, rate),
+        "oracle_hot_recall_without_gain": oracle_recall_without_gain(truth, index, total, hot, rate),
+        "oracle_line_recall": oracle_line_recall(truth, index, total, rate),
         "dead_precision": float((pixel_dead & dead).sum() / called_dead) if called_dead else 1.0,
         "dead_recall": float(pixel_dead[dead].mean()) if dead.any() else 1.0,
         "dead_callable": detection.dead_detectable,

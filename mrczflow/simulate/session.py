@@ -197,6 +197,7 @@ def _truth_record(sims: list[StackSimulation], detector: Detector, extra: dict) 
         "cmos_counts": config.cmos_counts,
         "coincidence_dose_rate": config.coincidence_dose_rate,
         "gain_drift": config.gain_drift,
+        "vendor_gain_at": config.vendor_gain_at,
         **extra,
     }
     optional = {"drift_pattern": detector.drift_pattern} if config.gain_drift else {}

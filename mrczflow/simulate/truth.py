@@ -57,7 +57,7 @@ class Truth:
 
     def gain(self, dose_rate: float, session_fraction: float = 0.5) -> np.ndarray:
         """True multiplicative response at ``dose_rate``, ``session_fraction`` through the session (mean 1)."""
-        drift = self.meta.get("gain_drift", 0.0) * (session_fraction - 0.5)
+        drift = self.meta.get("gain_drift", 0.0) * (session_fraction - self.meta.get("vendor_gain_at", 0.5))
         return response(
             self.pixel_gain.astype(np.float64),
             self.etching,

@@ -283,7 +283,7 @@ def planned_stacks():
     return stacks_to_plan(
         STACKS,
         done=lambda stack: all(os.path.exists(template.format(stack=stack)) for template in templates),
-        reach=2 * koma_radius() if config["koma"]["enabled"] else 0,
+        reach=2 * (koma_radius() + config["koma"]["spare"]) if config["koma"]["enabled"] else 0,
     )
 
 
@@ -330,7 +330,7 @@ def koma_radius():
 
 
 def koma_window(wildcards):
-    """The sums of the window of the stack (mrczflow.koma.windows.window), its own included."""
+    """The sums of the window of the stack (mrczflow.koma.windows.window) with its spares, its own included."""
     from mrczflow.koma.windows import live_window, window
 
     stacks, index = KOMA_STACKS, KOMA_INDEX.get(wildcards.stack)
@@ -338,7 +338,8 @@ def koma_window(wildcards):
         stacks = [s for s in STACKS if s in KOMA_INDEX or s == wildcards.stack]
         index = stacks.index(wildcards.stack)
     # A growing session (mrczflow watch): trailing windows at its end, which the next movie leaves alone.
-    lo, hi = (live_window if config["live"] else window)(index, len(stacks), koma_radius())
+    spare = config["koma"]["spare"]
+    lo, hi = (live_window if config["live"] else window)(index, len(stacks), koma_radius(), spare)
     return [f"results/koma/sums/{stack}.json" for stack in stacks[lo:hi]]
 
 

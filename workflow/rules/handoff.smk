@@ -95,6 +95,7 @@ rule relion_movie:
         gain_settings=lambda wildcards: ["--gain-settings", settings_json("gain", "relion_movie")],
         fit=option("--fit", "fit"),
         koma=koma_words,
+        koma_radius=["--koma-radius", koma_radius()] if config["koma"]["enabled"] else [],
         settings=step_settings("handoff", "relion_movie"),
     log:
         "logs/relion_movie/{stack}.log",
@@ -110,7 +111,7 @@ rule relion_movie:
         "python {params.script:q} {input.record:q} {params.movie:q} {output.star:q} --stack {wildcards.stack:q}"
         " --pixel-size {params.pixel_size:q} {params.gain_out:q} {params.koma_sum:q} {params.window:q}"
         " {params.flags:q} {params.gain:q} {params.gain_settings:q} {params.fit:q} {params.koma:q}"
-        " --settings {params.settings:q} > {log:q} 2>&1"
+        " {params.koma_radius:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 localrules:

@@ -31,6 +31,7 @@ STEP = "relion_movie"
 @click.option("--gain-settings", "gain_json", default=None, help="config section gain, as JSON")
 @click.option("--fit", default=None, help="the session's gamma fit (gamma on)")
 @click.option("--koma-settings", "koma_json", default=None, help="config section koma, as JSON")
+@click.option("--koma-radius", type=int, default=None, help="the KOMA radius in force (rule koma's)")
 @click.option("--defect-file", default=None, help="the session's defect list (rule handoff)")
 @click.option("--settings", "settings_json", required=True, help="config section handoff, as JSON")
 def main(
@@ -47,6 +48,7 @@ def main(
     gain_json,
     fit,
     koma_json,
+    koma_radius,
     defect_file,
     settings_json,
 ) -> None:
@@ -69,6 +71,7 @@ def main(
             gain=GainSettings.for_step(STEP, gain_json) if gain_json else None,
             fit_path=fit,
             koma=KomaSettings.for_step(STEP, koma_json) if koma_json else None,
+            koma_radius=koma_radius,
             defect_file=defect_file,
         ),
     )

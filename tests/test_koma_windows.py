@@ -1,0 +1,162 @@
+"""KOMA windows on a real session (issue 18): spares that top a window up, the window's measured
+noise, the straight-edge screen and the fixed-pattern DQE loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import ndimage
+
+from mrczflow import koma
+from mrczflow.koma.correction import Spread
+from mrczflow.koma.noise import HalfSums, fixed_pattern_loss
+from mrczflow.koma.screen import edge_strength
+from mrczflow.koma.steps import koma_sum, window_correction
+from mrczflow.storage.sums import write_stack_sum
+
+
+@given(st.data())
+def test_spares_widen_a_window_around_the_same_stacks(data):
+    n = data.draw(st.integers(3, 80))
+    radius = data.draw(st.integers(1, (n - 1) // 2))
+    spare = data.draw(st.integers(0, 6))
+    index = data.draw(st.integers(0, n - 1))
+    lo, hi = koma.window(index, n, radius)
+    wide_lo, wide_hi = koma.window(index, n, radius, spare)
+    assert wide_lo <= lo and hi <= wide_hi and wide_lo <= index < wide_hi
+    assert wide_hi - wide_lo == min(2 * (radius + spare) + 1, n)
+    assert koma.window(index, n, radius, 0) == (lo, hi)
+
+
+def smooth(shape, scale, rng):
+    image = ndimage.gaussian_filter(rng.normal(size=shape), scale, mode="wrap")
+    return image / image.std()
+
+
+def test_the_window_s_halves_keep_its_specimen_out_of_the_pattern():
+    """Each stack has its own low-frequency ice (2%), the detector a weak pattern of its own (0.3%): the
+    mean of 12 stacks still carries ice (0.6%) that is not the detector's. With shot noise only that is
+    stamped on the stack as if it were the pattern, worse than no correction; measured on the window's
+    halves it is noise, and the correction is no worse than none."""
+    rng = np.random.default_rng(4)
+    shape, dose = (128, 128), 2000.0  # counts a pixel per stack: shot noise far below the ice
+    detector = 0.003 * smooth(shape, 12, rng)
+    sums, spread = [], Spread.empty(shape)
+    for k in range(12):
+        ice = 0.02 * smooth(shape, 12, rng)
+        sums.append(rng.poisson(dose * (1 + detector) * (1 + ice)).astype(np.int64))
+        spread.add(sums[-1], k % 2)
+    total = np.sum(sums, axis=0)
+
+    def error(fix):
+        return float(np.std(fix.pattern - (detector - detector.mean())))
+
+    shot_only = error(koma.correction(total, 12, 12 * 40))
+    halves = error(koma.correction(total, 12, 12 * 40, spread=spread))
+    none = float(detector.std())  # the error of no correction at all
+    assert shot_only > 1.5 * none, (shot_only, none)
+    assert halves < 1.02 * none, (halves, none)
+
+
+def test_the_halves_measure_shot_noise_where_that_is_all_there_is():
+    rng = np.random.default_rng(5)
+    shape, n, dose = (96, 96), 10, 50.0
+    spread = Spread.empty(shape)
+    for k in range(n):
+        spread.add(rng.poisson(dose, shape), k % 2)
+    measured = float(np.mean(spread.difference() ** 2))
+    assert measured == pytest.approx(1 / (n * dose), rel=0.1)  # the variance of the mean relative image
+    assert Spread([1, 0], [np.ones(shape, np.float32), np.zeros(shape, np.float32)]).difference() is None
+
+
+def test_fixed_pattern_loss_is_the_pattern_s_share_of_the_sum_s_power():
+    rng = np.random.default_rng(6)
+    shape, frames, dose, amplitude = (256, 256), 40, 2.0, 0.05  # shot noise spreads the loss by ~2/256
+    pattern = 1 + amplitude * rng.normal(size=shape)
+    halves = HalfSums()
+    for _ in range(frames):
+        halves.add(rng.poisson(dose * pattern))
+    # Mean frames of 20: the pattern is dose x amplitude in each; the difference's noise is 2 dose / 20.
+    fixed, noise = np.var(dose * pattern), 2 * dose / (frames / 2)
+    assert halves.loss() == pytest.approx(4 * fixed / (4 * fixed + noise), abs=0.02)
+    assert abs(halves.loss(lambda total, _: total / pattern)) < 0.025  # a perfect gain leaves none
+    with pytest.raises(ValueError, match="same 2-D shape"):
+        fixed_pattern_loss(np.zeros((4, 4)), np.zeros((4, 5)))
+
+
+def film(shape, transmission, rng, angle=0.4, offset=0.2):
+    """Particles-like texture in ice, with a straight film edge across it."""
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
+    image = 1 + 0.02 * smooth(shape, shape[0] / 4, rng)
+    if transmission < 1:
+        side = (x - shape[1] / 2) * np.cos(angle) + (y - shape[0] / 2) * np.sin(angle) > offset * shape[0]
+        image = np.where(side, transmission * image, image)
+    return image
+
+
+def test_a_straight_film_edge_stands_out_where_ice_does_not():
+    rng = np.random.default_rng(7)
+    shape, blocks = (512, 512), 8
+    strengths = []
+    for transmission in (1.0, 1.0, 1.0, 0.93):
+        image = rng.poisson(400 * film(shape, transmission, rng))
+        means = koma.block_means(image, blocks)
+        strengths.append(edge_strength(means / means.mean()))
+    assert max(strengths[:3]) < 0.02 < 0.05 < strengths[3], strengths
+
+
+def write_session(folder, images):
+    """KOMA sum records for stacks ``stack_0000...``, as rule koma_sum writes them."""
+    paths = []
+    for k, image in enumerate(images):
+        name = f"stack_{k:04d}"
+        write_stack_sum(folder / f"{name}.sum.mrcz", image, stack=name, frames=40)
+        koma_sum(folder / f"{name}.sum.mrcz", folder / f"{name}.json", stack=name)
+        paths.append(folder / f"{name}.json")
+    return paths
+
+
+def test_a_window_with_a_film_kept_out_is_topped_up_from_the_nearest_spare(tmp_path):
+    rng = np.random.default_rng(8)
+    shape = (256, 256)
+    images = [rng.poisson(400 * film(shape, 0.75 if k == 4 else 1.0, rng)) for k in range(9)]
+    paths = write_session(tmp_path, images)
+    # Stack 3, radius 2, 2 spares: all 9 stacks are candidates; stack 4 is a film.
+    lo, hi = koma.window(3, 9, 2, spare=2)
+    fix, info = window_correction(paths[3], paths[lo:hi], limit=4)
+    assert info["excluded_in_window"] == ["stack_0004"]
+    assert info["window_stacks_used"] == 4
+    used = set(info["window"]) - {"stack_0003", "stack_0004", *info["spare_unused"]}
+    assert used == {"stack_0000", "stack_0001", "stack_0002", "stack_0005"}  # the nearest (ties: the earlier)
+    assert info["spare_unused"] == ["stack_0006", "stack_0007", "stack_0008"]
+    # Without the limit every kept stack of the list is used.
+    assert window_correction(paths[3], paths[lo:hi])[1]["window_stacks_used"] == 7
+
+
+@pytest.mark.parametrize("start", [0.0, 16.0])
+def test_at_the_session_s_start_the_pattern_the_stack_does_not_have_yet_is_left_out(start):
+    """A drifting gain, right at stack ``start``: the window of stack 0 (stacks 1-12) averages the pattern
+    at 6.5. Taken at the start, stack 0 has none of it yet, and the trend leaves it out; taken
+    mid-session (16 stacks on), stack 0 has more of it than the window, and it is kept, never scaled up."""
+    rng = np.random.default_rng(9)
+    shape, dose = (128, 128), 5000.0
+    drift = 0.002 * smooth(shape, 16, rng)  # per stack
+    sums, spread, plain = [], Spread.empty(shape), Spread.empty(shape)
+    for k in range(1, 13):
+        image = rng.poisson(dose * (1 + (k - start) * drift)).astype(np.int64)
+        sums.append(image)
+        spread.add(image, k % 2, float(k))
+        plain.add(image, k % 2)
+    total = np.sum(sums, axis=0)
+    truth = -start * drift - np.mean(-start * drift)  # stack 0's own pattern
+
+    def error(window_spread):
+        return float(np.std(koma.correction(total, 12, 480, spread=window_spread).pattern - truth))
+
+    with_trend, without = error(spread), error(plain)
+    if start == 0.0:
+        assert with_trend < 0.3 * without, (with_trend, without)
+    else:
+        assert with_trend == pytest.approx(without, rel=0.01)
