@@ -77,13 +77,17 @@ def oracle_recall_without_gain(
     response = truth.gain(s.dose_rate, s.session_fraction) * truth.line_factor
     sensitivity = truth.pixel_gain.astype(np.float64)
     level = (s.n_frames * s.detected_per_frame * response / sensitivity)[hot]  # all but the pixel's own gain
-    sigma = float(np.log(sensitivity).std())
-    # E over the sensitivity g ~ lognormal(0, sigma) of P(Poisson(level g) >= sum), by Gauss-Hermite.
+    p_values = poisson_lognormal_sf(total[hot], level, float(np.log(sensitivity).std()), nodes)
+    return float((p_values <= rate).mean())
+
+
+def poisson_lognormal_sf(counts: np.ndarray, level: np.ndarray, sigma: float, nodes: int = 24) -> np.ndarray:
+    """``P(X >= counts)`` for ``X ~ Poisson(level g)``, ``g`` lognormal of log-std ``sigma`` and mean 1 (Gauss-Hermite)."""
     points, weights = np.polynomial.hermite_e.hermegauss(nodes)
     gains = np.exp(sigma * points - sigma**2 / 2)
-    tails = stats.poisson.sf(total[hot][:, None] - 1, level[:, None] * gains[None, :])
-    p_values = tails @ (weights / weights.sum())
-    return float((p_values <= rate).mean())
+    counts, level = np.asarray(counts, np.float64), np.asarray(level, np.float64)
+    tails = stats.poisson.sf(counts[:, None] - 1, level[:, None] * gains[None, :])
+    return tails @ (weights / weights.sum())
 
 
 def oracle_line_recall(
