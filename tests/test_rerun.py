@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from mrczflow.koma.settings import KomaSettings
 from mrczflow.koma.windows import window
 from mrczflow.simulate import DetectorConfig, SessionConfig, simulate
 
@@ -32,7 +33,9 @@ def readme_rerun_lines() -> list[list[str]]:
 
 
 def windows_holding(stack: int, radius: int) -> int:
-    return sum(lo <= stack < hi for lo, hi in (window(i, STACKS, radius) for i in range(STACKS)))
+    """KOMA jobs whose inputs hold ``stack``: each window with its spares (the config's default)."""
+    spare = KomaSettings().spare
+    return sum(lo <= stack < hi for lo, hi in (window(i, STACKS, radius, spare) for i in range(STACKS)))
 
 
 @pytest.fixture(scope="module")
