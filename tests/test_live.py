@@ -34,24 +34,24 @@ def write_movie(path: Path, frames: int = 6, seed: int = 0) -> bytes:
 # Trailing windows: what a growing session gives each stack
 
 
-@given(radius=st.integers(1, 6), n=st.integers(3, 60), data=st.data())
-def test_live_window_holds_its_stack_and_at_least_two_others(radius, n, data):
+@given(radius=st.integers(1, 6), spare=st.integers(0, 3), n=st.integers(3, 60), data=st.data())
+def test_live_window_holds_its_stack_and_at_least_two_others(radius, spare, n, data):
     index = data.draw(st.integers(0, n - 1))
-    lo, hi = live_window(index, n, radius)
-    assert 3 <= hi - lo <= 2 * radius + 1 and lo <= index < hi and lo >= 0 and hi <= n
+    lo, hi = live_window(index, n, radius, spare)
+    assert 3 <= hi - lo <= 2 * (radius + spare) + 1 and lo <= index < hi and lo >= 0 and hi <= n
 
 
-@given(radius=st.integers(1, 6), index=st.integers(0, 80))
-def test_live_window_changes_once_as_the_session_grows_and_ends_as_the_final_window(radius, index):
+@given(radius=st.integers(1, 6), spare=st.integers(0, 3), index=st.integers(0, 80))
+def test_live_window_changes_once_as_the_session_grows_and_ends_as_the_final_window(radius, spare, index):
     """Each stack gets KOMA on arrival and once more, not at every arrival (the first stacks too: the
-    radius is never clamped to the session so far); then its window is the offline one."""
-    size = 2 * radius + 1
+    radius is never clamped to the session so far); then its window is the offline one (spares too)."""
+    size = 2 * (radius + spare) + 1
     first = max(index + 1, 3)
-    seen = [live_window(index, n, radius) for n in range(first, first + 3 * size)]
+    seen = [live_window(index, n, radius, spare) for n in range(first, first + 3 * size)]
     changes = sum(a != b for a, b in zip(seen, seen[1:], strict=False))
     assert changes <= 1
-    long_session = index + radius + 1 + size
-    assert seen[-1] == window(index, long_session, radius)
+    long_session = index + radius + spare + 1 + size
+    assert seen[-1] == window(index, long_session, radius, spare)
 
 
 def test_live_window_trails_at_the_end_and_is_final_inside():

@@ -135,7 +135,8 @@ def relion_movie_step(
     """Rule relion_movie: one movie's STAR with its own gain (KOMA's, else the gamma/vendor gain) and hot pixels.
 
     The gain is made from the kept sums (the window's KOMA sums, the nearest
-    ``2 koma_radius`` it uses, as rule koma does), written in the movie's format and file order (:mod:`.conventions`).
+    ``2 koma_radius`` it uses, as rule koma does), written in the movie's
+    format and file order (:mod:`.conventions`).
     """
     record = read_json(record_path)
     optics = _with_pixel_size(optics, [record.get("pixel_size")])

@@ -74,7 +74,8 @@ def edge_strength(relative: np.ndarray, angles: int = 72, width: int = 2, least:
         counts = np.bincount(line)
         # Values are in order already; a stable sort by line (a radix sort for 16-bit keys) keeps them
         # in order within each line, so each line's median is in its middle.
-        ordered = values[np.argsort(line.astype(np.int16), kind="stable")]
+        keys = line.astype(np.int16) if line.max() < 2**15 else line
+        ordered = values[np.argsort(keys, kind="stable")]
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         low, high = starts + np.maximum(counts - 1, 0) // 2, starts + counts // 2
         profile = 0.5 * (ordered[np.minimum(low, last)] + ordered[np.minimum(high, last)])

@@ -9,8 +9,8 @@ Holds two frame-sized images, reads no frame, writes one small JSON.
 ``koma``: the stack's window term from the sums of its window (read one at a
 time: no chain through the session), the correction (gain, then the denoised
 pattern), the normalised movie and the correction as one gain reference;
-correlated noise and the fixed-pattern DQE loss before (gain only) and after. Holds one stack and two
-frame-sized sums.
+correlated noise and the fixed-pattern DQE loss before (gain only) and
+after. Holds one stack and the window's running sums.
 """
 
 from __future__ import annotations
@@ -164,8 +164,8 @@ class WindowSum:
     beyond ``a`` on each side, and uses the ``limit`` kept stacks nearest the
     corrected one, so a window with ``e`` stacks kept out still averages
     ``2a`` (up to its spares). Holds one frame-sized int64 sum, the window's
-    :class:`.correction.Spread` (two float32 images; twice while stacks
-    are taken out of them) and each stack's block means.
+    :class:`.correction.Spread` (three float32 images; twice while stacks
+    are taken out of them) and each stack's block means (two sizes).
     """
 
     def __init__(

@@ -61,10 +61,10 @@ def radius_curves(
         radii, fixes = [], []
         for radius in [r for r in RADII if r <= largest]:
             lo, hi = window(index, len(stacks), radius)
-            for other in stacks[lo:hi]:
+            for place, other in enumerate(stacks[lo:hi], start=lo):
                 if other not in added:
                     added.add(other)
-                    sums.add(paths.of("sums", other))
+                    sums.add(paths.of("sums", other), place - index)  # its place, as rule koma gives it
             if not sums.used:  # every stack so far kept out by the screen (or none yet)
                 continue
             # On the scored rows only: one correction per radius, the stack read once for all.
