@@ -160,3 +160,24 @@ def test_at_the_session_s_start_the_pattern_the_stack_does_not_have_yet_is_left_
         assert with_trend < 0.3 * without, (with_trend, without)
     else:
         assert with_trend == pytest.approx(without, rel=0.01)
+
+
+def test_the_report_s_koma_figure_draws_the_dqe_loss_when_the_records_hold_it(tmp_path):
+    from PIL import Image
+
+    from mrczflow.koma.figures import plot_koma
+
+    records = {
+        f"stack_{i:04d}": {
+            "correlated_noise_before": 0.01,
+            "correlated_noise_after": 0.001,
+            "fixed_pattern_loss_before": 0.05,
+            "fixed_pattern_loss_after": 0.01,
+            "high_contrast": i == 3,
+        }
+        for i in range(10)
+    }
+    plot_koma(records, tmp_path / "now.png")
+    older = {stack: {k: v for k, v in r.items() if "fixed" not in k} for stack, r in records.items()}
+    plot_koma(older, tmp_path / "older.png")  # records from before the loss was measured: one panel
+    assert Image.open(tmp_path / "now.png").height > 1.5 * Image.open(tmp_path / "older.png").height

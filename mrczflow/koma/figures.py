@@ -12,31 +12,40 @@ from ..figures import empty, plt, save, series_style, session_axis
 def plot_koma(
     records: dict[str, dict], path: str | os.PathLike, stamps: list[str | None] | None = None
 ) -> None:
-    """Correlated noise of each stack over the session with the gain alone and after KOMA.
+    """Correlated noise, and the DQE lost to the fixed pattern, of each stack over the session, with the gain
+    alone and after KOMA.
 
     ``records``: koma statistics in acquisition order; ``stamps`` their time
-    stamps (the x axis; else the acquisition order). High-contrast stacks are marked.
+    stamps (the x axis; else the acquisition order). High-contrast stacks are
+    marked. The DQE panel is drawn when the records hold it (records written
+    before it was measured do not).
     """
     names = list(records)
     if not names:
         return empty(path, "KOMA off")
     x, x_label = session_axis(stamps if stamps is not None else [None] * len(names))
     style = series_style(len(names))
-    before = [records[s]["correlated_noise_before"] for s in names]
-    after = [records[s]["correlated_noise_after"] for s in names]
     high = [i for i, s in enumerate(names) if records[s]["high_contrast"]]
-    figure, axes = plt.subplots(figsize=(9, 4), dpi=100)
-    axes.plot(x, before, color="grey", label="gain only", **style)
-    axes.plot(x, after, color="tab:green", label="outlier filter + KOMA", **style)
-    if high:
-        axes.plot(x[high], [after[i] for i in high], "kx", ms=8, label="high contrast: kept out of windows")
-    axes.axhline(0, color="k", lw=0.5)
-    axes.set(
-        xlabel=x_label,
-        ylabel="correlated noise (Pearson, Eq. 7)",
-        title="Fixed-pattern noise per stack, before and after",
+    panels = [("correlated_noise", "correlated noise (Pearson, Eq. 7)", 1.0)]
+    if all("fixed_pattern_loss_after" in records[s] for s in names):
+        panels.append(("fixed_pattern_loss", "DQE lost to the fixed pattern (%)", 100.0))
+    figure, rows = plt.subplots(
+        len(panels), 1, figsize=(9, 3.2 * len(panels)), dpi=100, sharex=True, squeeze=False
     )
-    axes.legend(fontsize=8)
+    for axes, (key, label, scale) in zip(rows[:, 0], panels, strict=True):
+        before = [scale * records[s][f"{key}_before"] for s in names]
+        after = [scale * records[s][f"{key}_after"] for s in names]
+        axes.plot(x, before, color="grey", label="gain only", **style)
+        axes.plot(x, after, color="tab:green", label="outlier filter + KOMA", **style)
+        if high:
+            axes.plot(
+                x[high], [after[i] for i in high], "kx", ms=8, label="high contrast: kept out of windows"
+            )
+        axes.axhline(0, color="k", lw=0.5)
+        axes.set(ylabel=label)
+    rows[0, 0].set(title="Fixed-pattern noise per stack, before and after")
+    rows[-1, 0].set(xlabel=x_label)
+    rows[0, 0].legend(fontsize=8)
     save(figure, path)
 
 
