@@ -139,8 +139,8 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
                 evidence.append(stack)
         lines["Look at"].append(
             f"{len(excluded)} high-contrast stacks (carbon or crystalline ice) kept out of KOMA windows, each "
-            f"judged against its window's stacks (the spare stacks took their places): {', '.join(evidence)}. "
-            "Set koma.include to override."
+            f"judged against its window's stacks: {', '.join(evidence)}. The nearest spare stacks (koma.spare) "
+            "take their places in windows. Set koma.include to override."
         )
     warnings = [s for s, r in session.ingest.items() if r.get("clipped_pixels")]
     warnings += [s for s, r in session.storage.items() if r.get("clipped_pixels")]
