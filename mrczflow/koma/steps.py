@@ -33,6 +33,7 @@ from .correction import Correction, Spread, correction
 from .noise import CorrelationAccumulator, HalfSums
 from .screen import block_means, contrast, edge_block, window_screen
 from .settings import KomaSettings
+from .windows import nearest
 
 SUM_FIELD = "stack_sum"  # where, in a KOMA sum record, its raw sum and filled values are
 
@@ -255,12 +256,9 @@ class WindowSum:
         """
         verdicts = self.judge() if verdicts is None else verdicts
         kept = [s for s in self.members if not verdicts[s]]
-        spare: list[str] = []
-        if self.limit is not None and len(kept) > self.limit:
-            ranked = sorted(kept, key=lambda s: (abs(self.members[s].position), self.members[s].position))
-            chosen = set(ranked[: self.limit])
-            kept, spare = [s for s in kept if s in chosen], [s for s in kept if s not in chosen]
-        return kept, self.configured_out + [s for s in self.members if verdicts[s]], spare
+        chosen = {kept[k] for k in nearest([self.members[s].position for s in kept], self.limit)}
+        used, spare = [s for s in kept if s in chosen], [s for s in kept if s not in chosen]
+        return used, self.configured_out + [s for s in self.members if verdicts[s]], spare
 
     def split(self, verdicts: dict[str, bool] | None = None) -> tuple[list[str], list[str]]:
         """The stacks the window uses and those it leaves out (config, then screen), from ``verdicts`` (:meth:`judge`)."""

@@ -94,6 +94,13 @@ def live_window(index: int, n_stacks: int, radius: int, spare: int = 0) -> tuple
     return trailing_lo, max(index + 1, trailing_lo + 3)
 
 
+def nearest(offsets: list[float], limit: int | None) -> list[int]:
+    """Which of stacks at ``offsets`` (in stacks from the corrected one) a window uses: the ``limit`` nearest
+    (ties: the earlier), as indices into ``offsets`` in their order; all when ``limit`` is None or not reached."""
+    order = sorted(range(len(offsets)), key=lambda k: (abs(offsets[k]), offsets[k]))
+    return sorted(order if limit is None else order[:limit])
+
+
 def windows_changed_by_append(n_stacks: int, radius: int, spare: int = 0) -> list[int]:
     """Stacks (of the first ``n_stacks``) whose window differs once one more stack is appended."""
     if n_stacks < 2 * radius + 1:

@@ -19,6 +19,7 @@ from .. import koma, mrcz, outliers
 from ..koma.correction import Correction, Spread
 from ..koma.noise import correlated_noise
 from ..koma.screen import edge_block
+from ..koma.windows import nearest
 from .truth import Truth
 
 #: The low-pass of :func:`gain_error`: a box of this many px, twice (the scale a drifting gain lives at).
@@ -55,7 +56,7 @@ def koma_corrections(
     for i in range(n) if scored is None else scored:
         lo, hi = koma.window(i, n, radius, spare)
         kept = [k for k in range(lo, hi) if k != i and k not in excluded]
-        used = sorted(sorted(kept, key=lambda k: (abs(k - i), k))[: 2 * radius])
+        used = [kept[k] for k in nearest([k - i for k in kept], 2 * radius)]
         window_spread = Spread.empty(sums[i].shape) if spread else None
         total = np.zeros(sums[i].shape, np.int64)
         for k in used:
