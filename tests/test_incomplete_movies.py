@@ -12,7 +12,7 @@ import tifffile
 
 from mrczflow.simulate.outputs import write_mdoc
 from mrczflow.storage.exposure import exposure_from_mdoc
-from mrczflow.storage.movies import IngestError, open_movie
+from mrczflow.storage.movies import IngestError, ReadAhead, open_movie
 from mrczflow.storage.settings import IngestSettings
 from mrczflow.storage.steps import ingest
 
@@ -45,6 +45,12 @@ def read_all(path: Path, fmt: str = "auto", eer_group: int = 1) -> int:
         return sum(1 for _ in movie.frames())
 
 
+def read_all_ahead(path: Path) -> int:
+    """As :func:`read_all`, decoding in ingest's second thread (ReadAhead)."""
+    with open_movie(path) as movie, ReadAhead(movie.frames()) as frames:
+        return sum(1 for _ in frames)
+
+
 def tiff(path: Path, frames: int = 6) -> None:
     rng = np.random.default_rng(1)
     with tifffile.TiffWriter(path) as tif:
@@ -61,9 +67,10 @@ def test_a_tiff_cut_at_every_page_boundary_is_refused(tmp_path):
     assert len(cuts) >= 5
     for cut in [*cuts, *range(8, len(raw), 97)]:
         (tmp_path / "cut.tif").write_bytes(raw[:cut])
-        with pytest.raises(IngestError) as info:
-            read_all(tmp_path / "cut.tif")
-        assert str(info.value).startswith(str(tmp_path / "cut.tif")) and "\n" not in str(info.value)
+        for read in (read_all, read_all_ahead):
+            with pytest.raises(IngestError) as info:
+                read(tmp_path / "cut.tif")
+            assert str(info.value).startswith(str(tmp_path / "cut.tif")) and "\n" not in str(info.value)
 
 
 def test_an_eer_cut_at_every_page_boundary_is_refused(tmp_path):
@@ -142,3 +149,39 @@ def test_an_empty_mdoc_gives_one_line(tmp_path):
     (tmp_path / "m.mrc.mdoc").write_text("")
     with pytest.raises(IngestError, match="m.mrc.mdoc"):
         exposure_from_mdoc(tmp_path / "m.mrc.mdoc")
+
+
+def test_a_corrupt_page_decoded_ahead_is_refused_at_that_page_and_nothing_is_archived(tmp_path):
+    """With two threads ingest decodes the next frames in a second thread (ReadAhead): an error there
+    is raised in the step at the frame it happened, as one line, and no archive is left."""
+    movie = tmp_path / "m.tif"
+    tiff(movie, frames=6)
+    mdoc(movie, 6)
+    whole = ingest(movie, tmp_path / "ok.mrcz", tmp_path / "ok.json", stack="m", threads=2)
+    assert whole["shape"][0] == 6
+    with tifffile.TiffFile(movie) as tif:
+        start, length = tif.pages[3].dataoffsets[0], tif.pages[3].databytecounts[0]
+    raw = bytearray(movie.read_bytes())
+    raw[start : start + length] = np.random.default_rng(3).integers(0, 256, length, dtype=np.uint8).tobytes()
+    movie.write_bytes(bytes(raw))
+    with open_movie(movie) as source, ReadAhead(source.frames()) as frames:
+        seen = []
+        with pytest.raises(IngestError, match="page 3 is corrupt"):
+            for frame in frames:
+                seen.append(frame)
+    assert len(seen) == 3
+    with pytest.raises(IngestError) as info:
+        ingest(movie, tmp_path / "c.mrcz", tmp_path / "r.json", stack="m", threads=2)
+    assert str(info.value).startswith(f"{movie}: page 3 is corrupt") and "\n" not in str(info.value)
+    assert not (tmp_path / "c.mrcz").exists() and not (tmp_path / "r.json").exists()
+
+
+def test_leaving_a_read_ahead_early_stops_its_thread():
+    """A step that stops reading (an error of its own) leaves no decoding thread behind."""
+    import threading
+
+    frames = (np.full((4, 4), i) for i in range(100))
+    with ReadAhead(frames, depth=2) as ahead:
+        first = next(iter(ahead))
+    assert first[0, 0] == 0
+    assert not any(thread.name == "read-ahead" for thread in threading.enumerate())

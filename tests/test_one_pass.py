@@ -110,3 +110,44 @@ def test_scoring_on_rows_equals_scoring_the_whole_frames_on_those_rows(tmp_path)
     assert noise_after(tmp_path / "m.mrcz", [fix.rows(rows) for fix in fixes]) == pytest.approx(
         expected, rel=1e-6
     )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    start=st.integers(0, 5),
+    step=st.integers(1, 4),
+)
+def test_filling_on_scored_rows_equals_filling_whole_frames_then_taking_the_rows(seed, start, step):
+    """KOMA scores on every k-th row and fills only those (filtered_frames(..., rows)): the same values
+    as filling whole frames, since each fill still reads its neighbours in the rows between."""
+    movie = movie_with_defects(seed)
+    flags = detect(stack_sum(movie)).flags
+    rows = slice(start, None, step)
+    whole = [frame[rows] for frame in filtered_frames(movie, flags)]
+    on_rows = list(filtered_frames(movie, flags, rows))
+    assert len(on_rows) == len(whole)
+    for expected, got in zip(whole, on_rows, strict=True):
+        assert got.dtype == np.float32 and np.array_equal(got, expected)
+
+
+def test_a_correction_applied_frame_by_frame_is_its_formula():
+    """Correction.apply keeps the factor (divide) or offset (subtract) it makes once: the same numbers
+    as the formula, frame after frame."""
+    from mrczflow.koma.correction import Correction
+
+    rng = np.random.default_rng(5)
+    pattern = rng.normal(0, 0.05, (40, 30)).astype(np.float32)
+    pattern[0, 0] = -0.99  # a dead flat-field pixel: divided by nothing, it becomes 0
+    gain = rng.uniform(0.8, 1.2, (40, 30)).astype(np.float32)
+    frames = rng.poisson(3.0, (3, 40, 30)).astype(np.uint8)
+    for applied_gain in (gain, None):
+        divide = Correction(pattern, applied_gain, 3.0, "divide", 0.5)
+        subtract = Correction(pattern, applied_gain, 3.0, "subtract", 0.5)
+        scale = np.ones_like(gain) if applied_gain is None else gain
+        for frame in frames:
+            flat = 1.0 + pattern
+            expected = np.where(flat > 0.05, frame * scale / np.where(flat > 0.05, flat, 1), 0)
+            assert np.allclose(divide.apply(frame), expected, rtol=1e-6, atol=1e-6)
+            assert divide.apply(frame)[0, 0] == 0
+            assert np.allclose(subtract.apply(frame), frame * scale - 3.0 * pattern, rtol=1e-6, atol=1e-6)

@@ -31,6 +31,7 @@ window. Both are measured on the window itself (:class:`Spread`):
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import scipy.fft
@@ -195,12 +196,23 @@ class Correction:
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         """One frame normalised (float32), keeping its mean dose."""
-        image = frame.astype(np.float32)
-        if self.gain is not None:
-            image *= self.gain
         if self.form == "subtract":
-            return image - np.float32(self.dose_per_frame) * self.pattern
-        return image * self.reciprocal_flat()
+            image = frame.astype(np.float32)
+            if self.gain is not None:
+                image *= self.gain
+            return image - self._offset
+        return np.multiply(frame, self._factor, dtype=np.float32)
+
+    @functools.cached_property
+    def _factor(self) -> np.ndarray:
+        """The divide form as one factor per pixel (gain over the flat field): made once, used on every frame."""
+        reciprocal = self.reciprocal_flat()
+        return reciprocal if self.gain is None else (reciprocal * self.gain).astype(np.float32)
+
+    @functools.cached_property
+    def _offset(self) -> np.ndarray:
+        """What the subtract form takes from each frame after the gain: made once, used on every frame."""
+        return (np.float32(self.dose_per_frame) * self.pattern).astype(np.float32)
 
     def apply_sum(self, total: np.ndarray, n_frames: int) -> np.ndarray:
         """A sum of ``n_frames`` frames normalised as each frame is by :meth:`apply` (the correction is linear)."""

@@ -48,15 +48,19 @@ def score_rows(n_rows: int) -> slice:
     return slice(None, None, max(1, n_rows // 1024))
 
 
-def _stack_frames(counts_path: str | os.PathLike, flags_path: str | os.PathLike | None):
-    """The stack (uint8 counts) and an iterator over its frames as float32, outliers filled when flags are given."""
+def _stack_frames(
+    counts_path: str | os.PathLike, flags_path: str | os.PathLike | None, rows: slice | None = None
+):
+    """The stack (uint8 counts) and an iterator over its frames as float32, outliers filled when flags are
+    given; ``rows``: those rows of each frame only."""
     stack = mrcz.read(counts_path)
     if flags_path is None:
-        return stack, (frame.astype(np.float32) for frame in stack)
+        every = slice(None) if rows is None else rows
+        return stack, (frame[every].astype(np.float32) for frame in stack)
     flags = mrcz.read(flags_path)
     if flags.shape != stack.shape[1:]:
         raise ValueError(f"{flags_path}: outlier flags are {flags.shape}, frames are {stack.shape[1:]}")
-    return stack, filtered_frames(stack, flags)
+    return stack, filtered_frames(stack, flags, rows)
 
 
 def _gain(
@@ -355,14 +359,14 @@ def noise_after(
     may come already restricted to them, :meth:`Correction.rows`). Holds one
     stack.
     """
-    movie, frames = _stack_frames(counts_path, flags_path)
-    rows = score_rows(movie.shape[1])
+    rows = score_rows(mrcz.read_header(counts_path).shape[1])
+    movie, frames = _stack_frames(counts_path, flags_path, rows)
     scored = len(range(*rows.indices(movie.shape[1])))
     restricted = [fix if fix.pattern.shape[0] == scored else fix.rows(rows) for fix in fixes]
     after = [CorrelationAccumulator() for _ in fixes]
     for frame in frames:
         for fix, accumulator in zip(restricted, after, strict=True):
-            accumulator.add(fix.apply(frame[rows]))
+            accumulator.add(fix.apply(frame))
     return [accumulator.value for accumulator in after]
 
 
@@ -403,8 +407,13 @@ def koma(
         limit=2 * radius,
     )
     applied = fix.gain
-    movie, frames = _stack_frames(counts_path, flags_path)
-    rows = score_rows(movie.shape[1])
+    n_rows = fix.pattern.shape[0]
+    rows = score_rows(n_rows)
+    # Frames on the scored rows only, unless the whole movie is written.
+    movie, frames = _stack_frames(counts_path, flags_path, None if movie_out is not None else rows)
+    if movie.shape[1] != n_rows:
+        raise ValueError(f"{counts_path}: frames of {movie.shape[1]} rows, its sum has {n_rows}")
+    on_rows = slice(None) if movie_out is None else rows  # the frames' rows that are scored
     scored = fix.rows(rows)  # the correction on the scored rows: the whole frame only for a movie
     before, after = CorrelationAccumulator(), CorrelationAccumulator()
     halves = HalfSums()  # of the outlier-filled frames, for the fixed-pattern DQE loss
@@ -416,8 +425,8 @@ def koma(
         with progress(movie.shape[0], f"koma {stack}") as bar:
             for raw, frame in zip(movie, frames, strict=True):
                 before.add(raw[rows] if applied is None else raw[rows] * applied[rows])
-                after.add(scored.apply(frame[rows]))
-                halves.add(frame[rows])
+                after.add(scored.apply(frame[on_rows]))
+                halves.add(frame[on_rows])
                 if writer is not None:
                     writer.write_frame(fix.apply(frame).astype(movie_dtype))
                 bar.update(1)

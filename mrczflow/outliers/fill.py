@@ -91,9 +91,26 @@ def filled_sum(total: np.ndarray, flags: np.ndarray) -> np.ndarray:
     return apply_fill(total, 0, plan, fill_values(total[None], plan))
 
 
-def filtered_frames(stack: np.ndarray, flags: np.ndarray):
-    """Yield the frames of ``stack`` as float32 with the outliers of ``flags`` filled."""
+def filtered_frames(stack: np.ndarray, flags: np.ndarray, rows: slice | None = None):
+    """Yield the frames of ``stack`` as float32 with the outliers of ``flags`` filled.
+
+    ``rows``: only those rows of each frame (e.g. every k-th, to score on),
+    filled as in the whole frame (the fill still reads the rows between) but
+    converted and yielded on those rows alone.
+    """
     plan = _plan_of(flags)
     values = fill_values(stack, plan)
+    if rows is None:
+        for index, frame in enumerate(stack):
+            yield apply_fill(frame, index, plan, values)
+        return
+    n_rows, n_cols = stack.shape[1:]
+    start, stop, step = rows.indices(n_rows)
+    y, x = np.divmod(plan.indices, n_cols)
+    inside = (y >= start) & (y < stop) & ((y - start) % step == 0)
+    at = ((y[inside] - start) // step) * n_cols + x[inside]  # flat index in the rows kept
+    values = values[:, inside]
     for index, frame in enumerate(stack):
-        yield apply_fill(frame, index, plan, values)
+        out = frame[rows].astype(np.float32)
+        out.reshape(-1)[at] = values[index]
+        yield out

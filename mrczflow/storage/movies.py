@@ -18,7 +18,8 @@ structure (an IFD offset past the end of the file, as a movie still being
 copied has) is an error, and :attr:`MovieSource.raw_frames` is checked
 against the movie's own metadata by the ingest step.
 
-Memory: one frame at a time (plus the gain reference).
+Memory: one frame at a time (plus the gain reference; :class:`ReadAhead`
+holds two more while it decodes ahead).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,3 +207,65 @@ def open_movie(path: str | os.PathLike, fmt: str = "auto", eer_group: int = 1) -
         return MovieSource(path, fmt, eer_group)
     except MrczError as exc:
         raise IngestError(str(exc)) from None
+
+
+_DONE = object()  # the end of the frames, as ReadAhead's queue says it
+
+
+class ReadAhead:
+    """The frames of ``frames`` decoded ``depth`` ahead in a second thread, while the caller works on the last.
+
+    TIFF/EER decoding (imagecodecs) and numpy release the GIL, so with two
+    cores ingest's decoding and its uint8 check, sum and compression overlap
+    instead of taking turns. An error while decoding is raised in the caller,
+    at the frame it happened. Use as a context manager: leaving it (also by an
+    exception) stops the thread before the movie is closed.
+
+    Examples
+    --------
+    >>> with open_movie(path) as source, ReadAhead(source.frames()) as frames:
+    ...     for frame in frames:
+    ...         ...
+    """
+
+    def __init__(self, frames: Iterator[np.ndarray], depth: int = 2) -> None:
+        self._frames = frames
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._decode, name="read-ahead", daemon=True)
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _decode(self) -> None:
+        try:
+            for frame in self._frames:
+                if not self._put(frame):
+                    return
+        except BaseException as exc:  # handed to the caller, which raises it
+            self._put(exc)
+            return
+        self._put(_DONE)
+
+    def __enter__(self) -> ReadAhead:
+        self._thread.start()
+        return self
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -40,7 +40,7 @@ from ..mrcz import MrczReader, MrczWriter
 from .decimate import to_uint8
 from .entropy import entropy_bound
 from .exposure import SIDECAR_SOURCES, Exposure, exposure_from_sidecar, measured_dose_rate, sidecar
-from .movies import IngestError, open_movie, recover_counts
+from .movies import IngestError, ReadAhead, open_movie, recover_counts
 from .settings import CompressSettings, IngestSettings
 from .sums import write_stack_sum
 
@@ -221,7 +221,7 @@ def archive_movie(
         n_frames, ny, nx = source.shape
         worst_residual = 0.0
         clipped = 0
-        total = np.zeros((ny, nx), np.int64)
+        total = np.zeros((ny, nx), np.int32)  # uint8 frames: int32 overflows only past 8 million frames
         # Every 8th row of every frame: an unbiased histogram for the entropy bound at ~3% of the time.
         histogram = np.zeros(256, np.int64)
         earlier = None if replace else _earlier_archive(archive_out, movie, source.shape)
@@ -238,8 +238,12 @@ def archive_movie(
             contextlib.nullcontext(bar)
             if bar is not None
             else progress(n_frames, f"ingest {stack}") as ticker,
+            # With a second core the next frames are decoded while this one is checked and compressed.
+            ReadAhead(source.frames())
+            if (threads or 1) > 1
+            else contextlib.nullcontext(source.frames()) as frames,
         ):
-            for index, frame in enumerate(source.frames()):
+            for index, frame in enumerate(frames):
                 if gain_image is not None:
                     frame, residual = recover_counts(frame, gain_image, index)
                     worst_residual = max(worst_residual, residual)
