@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -88,6 +89,15 @@ def test_demo_report_builds_offline_with_every_section(demo_run):
         -0.05 < float(row[9]) < float(row[8]) for row in kept
     )  # KOMA lowers the DQE lost to the pattern
     assert "stacks.html" in page and "th.onclick" in (dest / "results" / "report" / "stacks.html").read_text()
+    # The rule draws the radius curve's sample stacks two at a time (threads: 2): the same curves as
+    # one at a time.
+    from mrczflow.report.radius import radius_curves
+
+    paths = dataclasses.replace(results_paths(dest), sums=f"{dest}/results/koma/sums/{{stack}}.json")
+    session = collect([f"stack_{i:04d}" for i in range(24)], paths)
+    one_at_a_time = radius_curves(session, paths, 3, flags=True, threads=1)
+    assert len(one_at_a_time[0]) == 3 and all(len(points) >= 4 for points in one_at_a_time[0].values())
+    assert radius_curves(session, paths, 3, flags=True, threads=2) == one_at_a_time
 
 
 def test_the_noise_reduction_reads_true_at_any_value():

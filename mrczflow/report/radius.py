@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from ..gain.fit import GammaFit, gain_to_gamma
@@ -25,6 +27,7 @@ def radius_curves(
     gamma_gain: bool = False,
     flags: bool = False,
     koma: KomaSettings | None = None,
+    threads: int = 1,
 ) -> tuple[dict[str, list[tuple[int, float]]], float]:
     """Correlated noise vs KOMA radius for up to ``samples`` ordinary stacks, from the session's own sums.
 
@@ -33,8 +36,9 @@ def radius_curves(
     KOMA (``{stack}`` is filled in), oriented by ``gain`` (None: already
     oriented), raised to the stack's gamma when ``gamma_gain`` (the session's
     gamma fit, as rule apply_gain does); ``flags`` says the outlier masks exist. Returns the curves and
-    the mean correlated noise with the gain alone. Holds one stack, two
-    sums and each radius's correction on the scored rows; reads the stack once.
+    the mean correlated noise with the gain alone. Holds, per thread
+    (``threads`` samples at once), one stack, two sums and each radius's
+    correction on the scored rows; reads each sample stack once.
     """
     koma = koma or KomaSettings()
     orientation = gain or GainSettings()
@@ -44,8 +48,8 @@ def radius_curves(
         return {}, float("nan")
     picks = [usable[int(i)] for i in np.linspace(0, len(usable) - 1, min(samples, len(usable)))]
     largest = (len(stacks) - 1) // 2
-    curves = {}
-    for stack in dict.fromkeys(picks):
+
+    def curve(stack: str) -> list[tuple[int, float]]:
         index = stacks.index(stack)
         sum_path = paths.of("sums", stack)
         shape = sum_shape(sum_path)
@@ -71,7 +75,11 @@ def radius_curves(
             radii.append(radius)
             fixes.append(sums.correction(gain_image).rows(score_rows(shape[0])))
         noise = noise_after(paths.of("archive", stack), fixes, flags_path) if fixes else []
-        points = list(zip(radii, noise, strict=True))
-        curves[stack] = points
+        return list(zip(radii, noise, strict=True))
+
+    # numpy, the FFTs and decompression release the GIL: samples in parallel on the job's threads.
+    samples = list(dict.fromkeys(picks))
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        curves = dict(zip(samples, pool.map(curve, samples), strict=True))
     baseline = float(np.mean([session.koma[s]["correlated_noise_before"] for s in usable]))
     return curves, baseline

@@ -38,6 +38,7 @@ def session_report(
     koma: KomaSettings | None = None,
     temporary: Sequence[str] = (),
     config: dict | None = None,
+    threads: int = 1,
 ) -> dict:
     """Write ``out``/summary.html, front_page.html, session.json, the per-stack table and the PNG figures.
 
@@ -52,7 +53,7 @@ def session_report(
     its stacks in acquisition order, and the files set aside with the reason.
 
     Memory: the per-stack records, one outlier mask, and for the KOMA radius
-    curve one stack at a time.
+    curve one stack per thread (``threads`` sample stacks at a time).
     """
     print(job_banner("session_report", os.fspath(out)), file=sys.stderr, flush=True)
     koma = koma or KomaSettings()
@@ -110,6 +111,7 @@ def session_report(
             gamma_gain=gamma_gain,
             flags=flags,
             koma=koma,
+            threads=threads,
         )
     plot_radius(curves, baseline, out / "koma_radius.png", configured=koma.radius)
     with atomic_path(out / "summary.html") as tmp:

@@ -50,7 +50,8 @@ rule session_report:
         "logs/session_report/session_report.log",
     benchmark:
         "logs/benchmark/session_report/session_report.tsv"
-    threads: 1
+    # The KOMA radius curve's sample stacks are drawn two at a time (one stack in memory each).
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=30,
@@ -58,5 +59,6 @@ rule session_report:
         "../../envs/mrczflow.yaml"
     shell:
         "python {params.script:q} --index {input.index:q} --paths {params.paths:q} --out {params.folder:q}"
+        " --threads {threads:q}"
         " {params.gain:q} {params.flags:q} --settings {params.settings:q} --config {params.config:q}"
         " {params.temporary:q} > {log:q} 2>&1"

@@ -24,6 +24,7 @@ STEP = "session_report"  # the name of the rule, of this script and of its step 
 @click.option("--paths", "paths_json", required=True, help="where each record is (JSON of templates)")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--radius-samples", default=4, show_default=True, help="stacks of the KOMA radius curve")
+@click.option("--threads", default=1, show_default=True, help="radius-curve samples drawn at once")
 @click.option("--gain-template", default=None, help="gain before KOMA; {stack} is replaced")
 @click.option("--gain-settings", "gain_json", default=None, help="orients a vendor gain (config gain, JSON)")
 @click.option(
@@ -44,6 +45,7 @@ def main(
     paths_json,
     out,
     radius_samples,
+    threads,
     gain_template,
     gain_json,
     gamma_gain,
@@ -58,6 +60,7 @@ def main(
         ReportPaths(**json.loads(paths_json)),
         out,
         radius_samples=radius_samples,
+        threads=threads,
         gain_template=gain_template,
         gamma_gain=gamma_gain,
         gain=GainSettings.for_step(STEP, gain_json) if gain_json else None,
