@@ -151,3 +151,66 @@ def test_a_correction_applied_frame_by_frame_is_its_formula():
             assert np.allclose(divide.apply(frame), expected, rtol=1e-6, atol=1e-6)
             assert divide.apply(frame)[0, 0] == 0
             assert np.allclose(subtract.apply(frame), frame * scale - 3.0 * pattern, rtol=1e-6, atol=1e-6)
+
+
+def test_the_koma_step_streams_its_stack_and_scores_it_as_the_whole_stack_would(tmp_path):
+    """Rule koma reads its stack one frame at a time (never the whole stack in memory): its scores and its
+    movie equal those of the whole stack corrected in memory; a corrupt frame fails the step, no movie left."""
+    from mrczflow.koma.noise import correlated_noise
+    from mrczflow.koma.steps import koma, score_rows, window_correction
+
+    (tmp_path / "sums").mkdir()
+    movies, sums = [], []
+    for i in range(5):
+        movie = movie_with_defects(10 + i, frames=6, size=48)
+        movies.append(movie)
+        mrcz.write(tmp_path / f"s{i}.mrcz", movie.astype(np.uint8))
+        write_stack_sum(tmp_path / f"s{i}.sum.mrcz", movie.sum(axis=0), stack=f"s{i}", frames=len(movie))
+        mrcz.write(tmp_path / f"s{i}.mask.mrcz", detect(stack_sum(movie)).flags)
+        koma_sum(
+            tmp_path / f"s{i}.sum.mrcz",
+            tmp_path / "sums" / f"s{i}.json",
+            stack=f"s{i}",
+            flags_path=tmp_path / f"s{i}.mask.mrcz",
+        )
+        sums.append(tmp_path / "sums" / f"s{i}.json")
+    stats = koma(
+        tmp_path / "s0.mrcz",
+        sums[0],
+        sums,
+        None,
+        tmp_path / "k.json",
+        stack="s0",
+        radius=2,
+        flags_path=tmp_path / "s0.mask.mrcz",
+        movie_out=tmp_path / "s0.norm.mrc",
+    )
+    fix, _ = window_correction(sums[0], sums, limit=4)
+    flags = mrcz.read(tmp_path / "s0.mask.mrcz")
+    filled = list(filtered_frames(movies[0], flags))
+    rows = score_rows(48)
+    assert stats["correlated_noise_after"] == pytest.approx(
+        correlated_noise(fix.apply(frame)[rows] for frame in filled), abs=1e-7
+    )
+    assert stats["correlated_noise_before"] == pytest.approx(
+        correlated_noise(movies[0][:, rows].astype(np.float32)), abs=1e-7
+    )
+    assert np.allclose(mrcz.read(tmp_path / "s0.norm.mrc"), [fix.apply(frame) for frame in filled], atol=1e-5)
+    # One damaged byte in the archive's data: the step stops, and leaves no movie.
+    damaged = bytearray((tmp_path / "s0.mrcz").read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    (tmp_path / "s0.mrcz").write_bytes(bytes(damaged))
+    (tmp_path / "s0.norm.mrc").unlink()
+    with pytest.raises(ValueError, match=r"s0\.mrcz: corrupt chunk at frame"):
+        koma(
+            tmp_path / "s0.mrcz",
+            sums[0],
+            sums,
+            None,
+            tmp_path / "k2.json",
+            stack="s0",
+            radius=2,
+            flags_path=tmp_path / "s0.mask.mrcz",
+            movie_out=tmp_path / "s0.norm.mrc",
+        )
+    assert not (tmp_path / "s0.norm.mrc").exists() and not (tmp_path / "k2.json").exists()

@@ -143,3 +143,23 @@ def test_the_stats_are_strict_json_with_the_expected_false_flags(tmp_path):
     assert "Infinity" not in text and "NaN" not in text
     record = json.loads(text)
     assert record["t_hot"] is None and record["expected_false_hot"] == 0.0
+
+
+@pytest.mark.parametrize("v", [0.0, 1e-6, 1e-4, 0.003, 0.05, 0.3])
+def test_the_count_model_gives_scipy_stats_thresholds_without_importing_it(v):
+    """The thresholds come from scipy.special (outliers.counts.CountModel; scipy.stats took a second to
+    import in every outliers job): the same whole-count thresholds as scipy.stats' Poisson and negative
+    binomial at every level and rate, and the same tails (scipy's own negative-binomial tail is good to
+    ~5e-6 at tiny v; ours agrees with 50-digit arithmetic to 1e-13)."""
+    from mrczflow.outliers.counts import CountModel
+
+    levels = np.geomspace(1e-3, 2e4, 2000)
+    model = CountModel(levels, v)
+    reference = stats.poisson(levels) if v == 0 else stats.nbinom(1 / v, 1 / (1 + v * levels))
+    for rate in (1e-7, 1e-5, 1e-3, 0.2):
+        assert np.array_equal(model.isf(rate), reference.isf(rate))
+        assert np.array_equal(model.ppf(rate), reference.ppf(rate))
+    for k in (-1, 0, 1, 5, 50, 500):
+        whole = np.full_like(levels, k)
+        assert np.allclose(model.cdf(whole), reference.cdf(whole), rtol=1e-5, atol=1e-300)
+        assert np.allclose(model.sf(whole), reference.sf(whole), rtol=1e-5, atol=1e-300)

@@ -15,10 +15,11 @@ after. Holds one stack and the window's running sums.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from .. import mrcz
 from ..gain.reference import load_gain
 from ..gain.settings import GainSettings
 from ..jobs import progress, read_json, write_json
-from ..outliers.fill import filled_sum, filtered_frames
+from ..outliers.fill import FrameFill, filled_sum
 from ..storage.sums import read_stack_sum
 from .correction import Correction, Spread, correction
 from .noise import CorrelationAccumulator, HalfSums
@@ -48,19 +49,24 @@ def score_rows(n_rows: int) -> slice:
     return slice(None, None, max(1, n_rows // 1024))
 
 
+@contextlib.contextmanager
 def _stack_frames(
     counts_path: str | os.PathLike, flags_path: str | os.PathLike | None, rows: slice | None = None
-):
-    """The stack (uint8 counts) and an iterator over its frames as float32, outliers filled when flags are
-    given; ``rows``: those rows of each frame only."""
-    stack = mrcz.read(counts_path)
-    if flags_path is None:
-        every = slice(None) if rows is None else rows
-        return stack, (frame[every].astype(np.float32) for frame in stack)
-    flags = mrcz.read(flags_path)
-    if flags.shape != stack.shape[1:]:
-        raise ValueError(f"{flags_path}: outlier flags are {flags.shape}, frames are {stack.shape[1:]}")
-    return stack, filtered_frames(stack, flags, rows)
+) -> Iterator[tuple[tuple[int, ...], Iterator[tuple[np.ndarray, np.ndarray]]]]:
+    """The stack's shape, and its frames streamed one at a time (the stack is never held whole): pairs of the
+    uint8 counts and the float32 frame, outliers filled when flags are given; ``rows``: those rows of the
+    float32 frame only. Every frame's checksum is checked as it is read."""
+    with mrcz.MrczReader(counts_path) as reader:
+        shape = reader.shape
+        if flags_path is None:
+            every = slice(None) if rows is None else rows
+            yield shape, ((raw, raw[every].astype(np.float32)) for raw in reader)
+            return
+        flags = mrcz.read(flags_path)
+        if flags.shape != shape[1:]:
+            raise ValueError(f"{flags_path}: outlier flags are {flags.shape}, frames are {shape[1:]}")
+        fill = FrameFill(flags, rows)
+        yield shape, ((raw, fill(raw)) for raw in reader)
 
 
 def _gain(
@@ -360,13 +366,13 @@ def noise_after(
     stack.
     """
     rows = score_rows(mrcz.read_header(counts_path).shape[1])
-    movie, frames = _stack_frames(counts_path, flags_path, rows)
-    scored = len(range(*rows.indices(movie.shape[1])))
-    restricted = [fix if fix.pattern.shape[0] == scored else fix.rows(rows) for fix in fixes]
     after = [CorrelationAccumulator() for _ in fixes]
-    for frame in frames:
-        for fix, accumulator in zip(restricted, after, strict=True):
-            accumulator.add(fix.apply(frame))
+    with _stack_frames(counts_path, flags_path, rows) as (shape, frames):
+        scored = len(range(*rows.indices(shape[1])))
+        restricted = [fix if fix.pattern.shape[0] == scored else fix.rows(rows) for fix in fixes]
+        for _, frame in frames:
+            for fix, accumulator in zip(restricted, after, strict=True):
+                accumulator.add(fix.apply(frame))
     return [accumulator.value for accumulator in after]
 
 
@@ -409,31 +415,31 @@ def koma(
     applied = fix.gain
     n_rows = fix.pattern.shape[0]
     rows = score_rows(n_rows)
-    # Frames on the scored rows only, unless the whole movie is written.
-    movie, frames = _stack_frames(counts_path, flags_path, None if movie_out is not None else rows)
-    if movie.shape[1] != n_rows:
-        raise ValueError(f"{counts_path}: frames of {movie.shape[1]} rows, its sum has {n_rows}")
-    on_rows = slice(None) if movie_out is None else rows  # the frames' rows that are scored
     scored = fix.rows(rows)  # the correction on the scored rows: the whole frame only for a movie
+    on_rows = slice(None) if movie_out is None else rows  # the frames' rows that are scored
     before, after = CorrelationAccumulator(), CorrelationAccumulator()
     halves = HalfSums()  # of the outlier-filled frames, for the fixed-pattern DQE loss
     writer = None
-    if movie_out is not None:
-        compression = None if movie_compression == "none" else mrcz.Compression(codec=movie_compression)
-        writer = mrcz.MrczWriter(movie_out, fix.pattern.shape, movie_dtype, compression=compression)
-    try:
-        with progress(movie.shape[0], f"koma {stack}") as bar:
-            for raw, frame in zip(movie, frames, strict=True):
-                before.add(raw[rows] if applied is None else raw[rows] * applied[rows])
-                after.add(scored.apply(frame[on_rows]))
-                halves.add(frame[on_rows])
-                if writer is not None:
-                    writer.write_frame(fix.apply(frame).astype(movie_dtype))
-                bar.update(1)
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+    # Frames on the scored rows only, unless the whole movie is written.
+    with _stack_frames(counts_path, flags_path, None if movie_out is not None else rows) as (shape, frames):
+        if shape[1:] != fix.pattern.shape:
+            raise ValueError(f"{counts_path}: frames of {shape[1:]} pixels, its sum has {fix.pattern.shape}")
+        if movie_out is not None:
+            compression = None if movie_compression == "none" else mrcz.Compression(codec=movie_compression)
+            writer = mrcz.MrczWriter(movie_out, fix.pattern.shape, movie_dtype, compression=compression)
+        try:
+            with progress(shape[0], f"koma {stack}") as bar:
+                for raw, frame in frames:
+                    before.add(raw[rows] if applied is None else raw[rows] * applied[rows])
+                    after.add(scored.apply(frame[on_rows]))
+                    halves.add(frame[on_rows])
+                    if writer is not None:
+                        writer.write_frame(fix.apply(frame).astype(movie_dtype))
+                    bar.update(1)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
     if writer is not None:
         writer.close()
     if gain_out is not None:

@@ -40,13 +40,69 @@ class CountThresholds:
     dead_detectable: float  # fraction of pixels where a dead call is possible
 
 
-def _distribution(levels: np.ndarray, v: float):
-    from scipy import stats  # here, not at import: koma_sum's jobs import this module but never call it
+@dataclasses.dataclass(frozen=True)
+class CountModel:
+    """The model's distribution of a clean pixel's sum at each of ``levels``: Poisson (``v`` = 0) or negative
+    binomial with variance ``m + v m^2``.
 
-    if v <= 1e-9:
-        return stats.poisson(levels)
-    n = 1.0 / v
-    return stats.nbinom(n, 1.0 / (1.0 + v * levels))
+    From :mod:`scipy.special` (the regularised incomplete gamma and beta
+    functions) rather than :mod:`scipy.stats`, whose import alone took a
+    second of every outliers job; ``tests/test_outlier_calibration.py``
+    checks it against :mod:`scipy.stats` value for value.
+    """
+
+    levels: np.ndarray
+    v: float
+
+    def _poisson(self) -> bool:
+        return self.v <= 1e-9
+
+    def cdf(self, k: np.ndarray) -> np.ndarray:
+        """``P(X <= k)`` (0 below 0)."""
+        from scipy import special
+
+        k = np.floor(np.asarray(k, np.float64))
+        whole = np.maximum(k, 0.0)
+        if self._poisson():
+            value = special.pdtr(whole, self.levels)
+        else:
+            n = 1.0 / self.v
+            value = special.betainc(n, whole + 1.0, 1.0 / (1.0 + self.v * self.levels))
+        return np.where(k < 0, 0.0, value)
+
+    def sf(self, k: np.ndarray) -> np.ndarray:
+        """``P(X > k)`` (1 below 0), computed as the small tail itself, not ``1 - cdf``."""
+        from scipy import special
+
+        k = np.floor(np.asarray(k, np.float64))
+        whole = np.maximum(k, 0.0)
+        if self._poisson():
+            value = special.pdtrc(whole, self.levels)
+        else:
+            n, vm = 1.0 / self.v, self.v * self.levels
+            value = special.betainc(whole + 1.0, n, vm / (1.0 + vm))
+        return np.where(k < 0, 1.0, value)
+
+    def _smallest(self, holds) -> np.ndarray:
+        """The smallest whole ``k >= 0`` at each level where ``holds(k)`` (true from some ``k`` on), by bisection."""
+        spread = np.sqrt(self.levels * (1.0 + self.v * self.levels))
+        high = np.ceil(self.levels + 10.0 * spread + 10.0)
+        while not np.all(found := holds(high)):
+            high = np.where(found, high, 2.0 * high + 1.0)
+        low = np.full_like(high, -1.0)  # below every answer
+        while np.any(high - low > 1):
+            middle = np.floor((low + high) / 2.0)
+            found = holds(middle)
+            high, low = np.where(found, middle, high), np.where(found, low, middle)
+        return high
+
+    def isf(self, rate: float) -> np.ndarray:
+        """The smallest ``k`` with ``P(X > k) <= rate`` (as :meth:`scipy.stats.rv_discrete.isf`)."""
+        return self._smallest(lambda k: self.sf(k) <= rate)
+
+    def ppf(self, rate: float) -> np.ndarray:
+        """The smallest ``k`` with ``P(X <= k) >= rate`` (as :meth:`scipy.stats.rv_discrete.ppf`)."""
+        return self._smallest(lambda k: self.cdf(k) >= rate)
 
 
 def overdispersion(
@@ -107,7 +163,7 @@ def thresholds(level: np.ndarray, rate: float, v: float) -> CountThresholds:
     index = np.log(m * np.float32(1 / lo))
     index *= np.float32(1 / np.log1p(GRID_STEP))
     index = np.clip(np.rint(index), 0, n_grid - 1).astype(np.int32)
-    model = _distribution(grid, v)
+    model = CountModel(grid, v)
     hot = model.isf(rate)  # smallest k with P(X > k) <= rate
     dead = model.ppf(rate)  # smallest k with P(X <= k) >= rate
     dead = np.where(model.cdf(dead) > rate, dead - 1, dead)  # so that P(X <= dead) <= rate
