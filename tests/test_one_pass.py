@@ -174,17 +174,21 @@ def test_the_koma_step_streams_its_stack_and_scores_it_as_the_whole_stack_would(
             flags_path=tmp_path / f"s{i}.mask.mrcz",
         )
         sums.append(tmp_path / "sums" / f"s{i}.json")
-    stats = koma(
-        tmp_path / "s0.mrcz",
-        sums[0],
-        sums,
-        None,
-        tmp_path / "k.json",
-        stack="s0",
-        radius=2,
-        flags_path=tmp_path / "s0.mask.mrcz",
-        movie_out=tmp_path / "s0.norm.mrc",
-    )
+
+    def run_koma(stats_out):
+        return koma(
+            tmp_path / "s0.mrcz",
+            sums[0],
+            sums,
+            None,
+            stats_out,
+            stack="s0",
+            radius=2,
+            flags_path=tmp_path / "s0.mask.mrcz",
+            movie_out=tmp_path / "s0.norm.mrc",
+        )
+
+    stats = run_koma(tmp_path / "k.json")
     fix, _ = window_correction(sums[0], sums, limit=4)
     flags = mrcz.read(tmp_path / "s0.mask.mrcz")
     filled = list(filtered_frames(movies[0], flags))
@@ -202,15 +206,5 @@ def test_the_koma_step_streams_its_stack_and_scores_it_as_the_whole_stack_would(
     (tmp_path / "s0.mrcz").write_bytes(bytes(damaged))
     (tmp_path / "s0.norm.mrc").unlink()
     with pytest.raises(ValueError, match=r"s0\.mrcz: corrupt chunk at frame"):
-        koma(
-            tmp_path / "s0.mrcz",
-            sums[0],
-            sums,
-            None,
-            tmp_path / "k2.json",
-            stack="s0",
-            radius=2,
-            flags_path=tmp_path / "s0.mask.mrcz",
-            movie_out=tmp_path / "s0.norm.mrc",
-        )
+        run_koma(tmp_path / "k2.json")
     assert not (tmp_path / "s0.norm.mrc").exists() and not (tmp_path / "k2.json").exists()

@@ -59,29 +59,25 @@ class CountModel:
 
     def cdf(self, k: np.ndarray) -> np.ndarray:
         """``P(X <= k)`` (0 below 0)."""
-        from scipy import special
-
-        k = np.floor(np.asarray(k, np.float64))
-        whole = np.maximum(k, 0.0)
-        if self._poisson():
-            value = special.pdtr(whole, self.levels)
-        else:
-            n = 1.0 / self.v
-            value = special.betainc(n, whole + 1.0, 1.0 / (1.0 + self.v * self.levels))
-        return np.where(k < 0, 0.0, value)
+        return self._tail(k, upper=False)
 
     def sf(self, k: np.ndarray) -> np.ndarray:
         """``P(X > k)`` (1 below 0), computed as the small tail itself, not ``1 - cdf``."""
+        return self._tail(k, upper=True)
+
+    def _tail(self, k: np.ndarray, upper: bool) -> np.ndarray:
         from scipy import special
 
         k = np.floor(np.asarray(k, np.float64))
         whole = np.maximum(k, 0.0)
         if self._poisson():
-            value = special.pdtrc(whole, self.levels)
-        else:
-            n, vm = 1.0 / self.v, self.v * self.levels
-            value = special.betainc(whole + 1.0, n, vm / (1.0 + vm))
-        return np.where(k < 0, 1.0, value)
+            value = (special.pdtrc if upper else special.pdtr)(whole, self.levels)
+        elif upper:  # P(X > k) = I_{1-p}(k + 1, n)
+            vm = self.v * self.levels
+            value = special.betainc(whole + 1.0, 1.0 / self.v, vm / (1.0 + vm))
+        else:  # P(X <= k) = I_p(n, k + 1)
+            value = special.betainc(1.0 / self.v, whole + 1.0, 1.0 / (1.0 + self.v * self.levels))
+        return np.where(k < 0, 1.0 if upper else 0.0, value)
 
     def _smallest(self, holds) -> np.ndarray:
         """The smallest whole ``k >= 0`` at each level where ``holds(k)`` (true from some ``k`` on), by bisection."""
