@@ -10,7 +10,8 @@ Holds two frame-sized images, reads no frame, writes one small JSON.
 time: no chain through the session), the correction (gain, then the denoised
 pattern), the normalised movie and the correction as one gain reference;
 correlated noise and the fixed-pattern DQE loss before (gain only) and
-after. Holds one stack and the window's running sums.
+after. Reads its stack a frame at a time; holds one frame and the window's
+running sums.
 """
 
 from __future__ import annotations
@@ -362,8 +363,8 @@ def noise_after(
     """Correlated noise of one stack after each of ``fixes`` (for the report's radius curve).
 
     One pass over the stack, each fix applied to the scored rows only (a fix
-    may come already restricted to them, :meth:`Correction.rows`). Holds one
-    stack.
+    may come already restricted to them, :meth:`Correction.rows`). Reads the
+    stack a frame at a time; holds one frame.
     """
     rows = score_rows(mrcz.read_header(counts_path).shape[1])
     after = [CorrelationAccumulator() for _ in fixes]

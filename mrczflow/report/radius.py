@@ -37,7 +37,7 @@ def radius_curves(
     oriented), raised to the stack's gamma when ``gamma_gain`` (the session's
     gamma fit, as rule apply_gain does); ``flags`` says the outlier masks exist. Returns the curves and
     the mean correlated noise with the gain alone. Holds, per thread
-    (``threads`` samples at once), one stack, two sums and each radius's
+    (``threads`` samples at once), one frame, two sums and each radius's
     correction on the scored rows; reads each sample stack once.
     """
     koma = koma or KomaSettings()

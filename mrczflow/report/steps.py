@@ -53,7 +53,7 @@ def session_report(
     its stacks in acquisition order, and the files set aside with the reason.
 
     Memory: the per-stack records, one outlier mask, and for the KOMA radius
-    curve one stack per thread (``threads`` sample stacks at a time).
+    curve one window's sums per thread (``threads`` sample stacks at a time).
     """
     print(job_banner("session_report", os.fspath(out)), file=sys.stderr, flush=True)
     koma = koma or KomaSettings()
