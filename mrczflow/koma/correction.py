@@ -205,9 +205,8 @@ class Correction:
 
     @functools.cached_property
     def _factor(self) -> np.ndarray:
-        """The divide form as one factor per pixel (gain over the flat field): made once, used on every frame."""
-        reciprocal = self.reciprocal_flat()
-        return reciprocal if self.gain is None else (reciprocal * self.gain).astype(np.float32)
+        """The divide form as one factor per pixel (:meth:`gain_reference`): made once, used on every frame."""
+        return self.gain_reference()
 
     @functools.cached_property
     def _offset(self) -> np.ndarray:

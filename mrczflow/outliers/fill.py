@@ -69,13 +69,6 @@ def fill_values(stack: np.ndarray, plan: FillPlan) -> np.ndarray:
     return values
 
 
-def apply_fill(frame: np.ndarray, index: int, plan: FillPlan, values: np.ndarray) -> np.ndarray:
-    """Frame ``index`` as float32 with its outliers replaced."""
-    out = frame.astype(np.float32)
-    out.reshape(-1)[plan.indices] = values[index]
-    return out
-
-
 def _plan_of(flags: np.ndarray) -> FillPlan:
     return fill_plan(Detection(flags, 0.0, 1.0, -np.inf, np.inf, np.inf, -np.inf))
 
@@ -87,8 +80,7 @@ def filled_sum(total: np.ndarray, flags: np.ndarray) -> np.ndarray:
     mean), linear in the counts: filling the sum gives the sum of the filled
     frames, so the frames need not be read.
     """
-    plan = _plan_of(flags)
-    return apply_fill(total, 0, plan, fill_values(total[None], plan))
+    return FrameFill(flags)(total)
 
 
 class FrameFill:
