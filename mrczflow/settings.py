@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 T = TypeVar("T", bound="Settings")
@@ -102,3 +103,20 @@ class Settings:
             for field in dataclasses.fields(self)
             if readable is None or field.name in readable[1]
         }
+
+
+# A brace that opens no JSON object ("{" then neither a quote nor "}"): Snakemake could take it, with
+# what follows, for a wildcard.
+_WILDCARD_LIKE = re.compile(r'\{(?!["}])')
+
+
+def params_value(text: str) -> str | Callable[..., str]:
+    """``text`` (a rule's settings JSON) as a Snakemake params value that reaches the step unchanged.
+
+    Snakemake fills ``{name}`` in a params string with a wildcard, so a text holding such a brace
+    goes as a function, whose value Snakemake passes as it is. Any other text goes as the string
+    itself, which is cheaper to plan: Snakemake inspects a function's signature for every job.
+    """
+    if _WILDCARD_LIKE.search(text):
+        return lambda wildcards: text
+    return text

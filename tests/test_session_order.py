@@ -72,3 +72,82 @@ def test_epu_names_are_ordered_by_time_and_the_report_takes_its_stacks_from_a_fi
     table = (dest / "results" / "report" / "stacks.tsv").read_text().splitlines()
     assert [row.split("\t")[0] for row in table[1:]] == order
     assert mrcz.MrczReader(dest / "results" / "mrcz" / f"{order[0]}.mrcz").verify_all()
+
+    # Each file is asked for once (the report's records by the report, the rest by rule all), and a
+    # missing one of either kind is made again.
+    (dest / "results" / "mrcz" / f"{order[0]}.json").unlink()  # a record the report reads
+    (dest / "results" / "outliers" / f"{order[4]}.defects.txt").unlink()  # a file only rule all asks for
+    (dest / "results" / "koma" / "sums" / f"{order[5]}.json").unlink()  # one a KOMA window reads
+    again = planned_jobs(snakemake(dest, "-n"))
+    assert {("ingest", order[0]), ("outliers", order[4]), ("koma_sum", order[5])} <= again
+    assert ("ingest", order[4]) not in again and ("outliers", order[5]) not in again
+
+
+def planned_jobs(result) -> set[tuple[str, str]]:
+    """(rule, stack) of every job a dry run printed."""
+    jobs, rule = set(), None
+    for line in result.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("rule ") and line.endswith(":"):
+            rule = line[5:-1]
+        elif line.startswith("wildcards: stack=") and rule:
+            jobs.add((rule, line.split("=", 1)[1]))
+    return jobs
+
+
+def tiny_session(folder, n: int):
+    """``n`` tiny movies (2 frames of 8 x 8) with EPU-like names and an .mdoc each, one a minute."""
+    import numpy as np
+
+    from mrczflow import mrcz
+
+    folder.mkdir()
+    frames = np.random.default_rng(0).poisson(2.0, (2, 8, 8)).astype(np.uint16)
+    start = dt.datetime(2026, 11, 26, 9, 0, 0)
+    for i in range(n):
+        name = f"FoilHole_{900 - i}_Data_1_{i}_20261126_fractions.mrc"
+        mrcz.write(folder / name, frames, compression=None)
+        when = (start + dt.timedelta(minutes=i)).strftime("%d-%b-%y  %H:%M:%S")
+        (folder / f"{name}.mdoc").write_text(MDOC.format(when=when))
+
+
+def job_inputs(result, rule: str) -> str:
+    """The input line Snakemake printed for the job of ``rule``."""
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == f"rule {rule}:")
+    return next(line for line in lines[start:] if line.strip().startswith("input:"))
+
+
+def test_the_jobs_of_a_run_see_the_session_its_planner_saw(tmp_path):
+    """The run you start plans the session and writes its index; the processes that run its jobs (a
+    SLURM submission and its job steps) read the index instead of looking at every movie and log again,
+    so a job is what its planner planned, and costs the same at the 20,000th movie as at the first."""
+    incoming = tmp_path / "in"
+    tiny_session(incoming, 6)
+    dest = deploy(tmp_path / "wf")
+    configure(dest, movies=str(incoming / "*.mrc"), koma={"radius": 1, "spare": 0})
+    planned = snakemake(dest, "-n")
+    assert planned.returncode == 0, planned.stderr[-2000:]
+    order = [row["stack"] for row in read_index(dest / "results" / "session" / "stacks.tsv")]
+    assert [name.split("_")[1] for name in order] == ["900", "899", "898", "897", "896", "895"]
+
+    # Since the plan: stack 2's sum failed, and the movies were moved away.
+    log = dest / "logs" / "koma_sum" / f"{order[2]}.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(f"error: {order[2]}: a damaged sum\n")
+    for path in incoming.iterdir():
+        path.rename(tmp_path / path.name)
+    job = snakemake(dest, "--mode", "remote", "--target-jobs", f"koma:stack={order[3]}", "-n")
+    assert job.returncode == 0, job.stderr[-2000:]
+    assert f"sums/{order[2]}.json" in job_inputs(job, "koma")  # the planner's window
+    assert snakemake(dest, "-n").returncode != 0  # a new plan looks again: no movies
+
+    # The next plan sees both, writes them to the index, and its jobs follow it.
+    for path in tmp_path.glob("FoilHole_*"):
+        path.rename(incoming / path.name)
+    assert snakemake(dest, "-n").returncode == 0
+    failed = {row["stack"]: row["failed"] for row in read_index(dest / "results" / "session" / "stacks.tsv")}
+    assert failed[order[2]] == "koma_sum" and not failed[order[3]]
+    job = snakemake(dest, "--mode", "remote", "--target-jobs", f"koma:stack={order[3]}", "-n")
+    inputs = job_inputs(job, "koma")
+    assert f"sums/{order[2]}.json" not in inputs and f"sums/{order[1]}.json" in inputs

@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from snakemake.exceptions import WildcardError
+from snakemake.io import apply_wildcards
 
 from mrczflow.gain.settings import GainSettings, GammaSettings
 from mrczflow.koma.settings import KomaSettings
 from mrczflow.outliers.settings import OutlierSettings
-from mrczflow.settings import Settings, SettingsError
+from mrczflow.settings import Settings, SettingsError, params_value
 from mrczflow.storage.settings import CompressSettings, IngestSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,3 +98,33 @@ def test_a_step_gets_only_the_keys_it_declares_and_cannot_read_others():
     with pytest.raises(SettingsError, match="step 'normalise' reads no keys"):
         GammaSettings.for_step("normalise", "{}")
     assert "KomaSettings" in repr(koma)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(alphabet='{}ab_ ,0"\\'),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(alphabet="{}ab_"), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(st.dictionaries(st.text(alphabet="{}ab_ "), JSON_VALUES, max_size=4))
+def test_settings_reach_the_step_as_written(section):
+    """A rule's settings JSON, braces and all, reaches its step unchanged through Snakemake's params:
+    a plain string only where Snakemake's own wildcard filling leaves it alone, else a function."""
+    text = json.dumps(section, sort_keys=True)
+    value = params_value(text)
+    if callable(value):
+        assert value({}) == text
+    else:
+        assert apply_wildcards(value, {}) == text
+
+
+def test_a_brace_that_reads_as_a_wildcard_goes_as_a_function():
+    assert callable(params_value(json.dumps({"optics_group": "grid{group}"})))
+    with pytest.raises(WildcardError):  # what a plain string would have met
+        apply_wildcards(json.dumps({"optics_group": "grid{group}"}), {})
+    for section in CONFIG.values():  # the shipped settings: plain strings, cheap to plan
+        if isinstance(section, dict):
+            assert isinstance(params_value(json.dumps(section, sort_keys=True)), str)

@@ -135,7 +135,7 @@ def write_index(path: str | os.PathLike, rows: list[dict[str, str]]) -> bool:
 
     Unchanged content keeps the file's time, so the rules that read it do not rerun.
     """
-    columns = ("order", "stack", "time", "time_from", "status", "source", "reason")
+    columns = ("order", "stack", "time", "time_from", "status", "source", "reason", "failed")
     lines = ["\t".join(columns)]
     lines += [
         "\t".join(str(row.get(column, "")).replace("\t", " ").replace("\n", " ") for column in columns)

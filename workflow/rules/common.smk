@@ -64,9 +64,6 @@ def archived_only(movies):
     return archived
 
 
-MOVIES, REFUSED, ARCHIVED = find_movies()
-
-
 SIDECARS = {"mdoc": ".mdoc", "epu": "EPU .xml", "auto": ".mdoc or EPU .xml"}  # what each dose.source reads
 
 
@@ -92,13 +89,16 @@ def waiting_movies():
     return {stack: movie for stack, movie in MOVIES.items() if stack not in ARCHIVED and not sidecar_path(movie)}
 
 
-WAITING = waiting_movies()
-for stack, movie in WAITING.items():
-    kind = SIDECARS[config["ingest"]["dose"]["source"]]
-    if len(WAITING) < len(MOVIES):  # all waiting: check_config says what to set instead
-        print(f"waiting: {movie}: its {kind} has not arrived; it is taken once it has", file=sys.stderr)
-    REFUSED[movie] = f"waiting for its {kind} (written when the movie is complete)"
-    del MOVIES[stack]
+def set_waiting_aside():
+    """Take the movies whose sidecar has not arrived out of the session (into REFUSED, saying why)."""
+    waiting = waiting_movies()
+    for stack, movie in waiting.items():
+        kind = SIDECARS[config["ingest"]["dose"]["source"]]
+        if len(waiting) < len(MOVIES):  # all waiting: check_config says what to set instead
+            print(f"waiting: {movie}: its {kind} has not arrived; it is taken once it has", file=sys.stderr)
+        REFUSED[movie] = f"waiting for its {kind} (written when the movie is complete)"
+        del MOVIES[stack]
+    return waiting
 
 
 def session_order():
@@ -118,6 +118,22 @@ def session_order():
     return sorted(MOVIES, key=lambda stack: (times[stack][0], stack)), times
 
 
+def failed_stages():
+    """{stack: the stages whose last attempt ended with an ``error:`` line}, read once from the logs."""
+    from mrczflow.jobs import error_line
+    from mrczflow.report import STAGES
+
+    failed = {}
+    for stack in STACKS:
+        stages = [stage for stage in STAGES if error_line(f"logs/{stage}/{stack}.log")]
+        if stages:
+            failed[stack] = stages
+    return failed
+
+
+SESSION_INDEX = "results/session/stacks.tsv"
+
+
 def write_session_index():
     """results/session/stacks.tsv: every movie of the session, in order, with its time and status (or why
     it was set aside). The report reads its stacks from it, so no command line grows with the session."""
@@ -131,6 +147,7 @@ def write_session_index():
             "time_from": TIMES.get(stack, ("", ""))[1],
             "status": "archived" if stack in ARCHIVED else "movie",
             "source": MOVIES[stack],
+            "failed": ",".join(FAILED.get(stack, ())),
         }
         for i, stack in enumerate(STACKS)
     ]
@@ -138,9 +155,38 @@ def write_session_index():
     write_index(SESSION_INDEX, rows)
 
 
-SESSION_INDEX = "results/session/stacks.tsv"
-STACKS, TIMES = session_order()
-write_session_index()
+def read_session_plan():
+    """The session as the planner wrote it to its index: movies, archived stacks, order, times, failures."""
+    from mrczflow.storage.names import read_index
+
+    if not os.path.exists(SESSION_INDEX):
+        raise WorkflowError(
+            f"{SESSION_INDEX} is missing: a job reads the session from the index its run wrote; "
+            "start the run (snakemake) in the session's folder"
+        )
+    rows = [row for row in read_index(SESSION_INDEX) if row["stack"]]
+    movies = {row["stack"]: row["source"] for row in rows}
+    archived = {row["stack"]: row["source"] for row in rows if row["status"] == "archived"}
+    times = {row["stack"]: (row["time"], row["time_from"]) for row in rows}
+    failed = {row["stack"]: row["failed"].split(",") for row in rows if row.get("failed")}
+    return movies, archived, [row["stack"] for row in rows], times, failed
+
+
+# The run you start plans the session: it looks at every movie, sidecar and log, and writes what it
+# found to the session's index. The processes that run its jobs (a SLURM submission, each job step in
+# it) read that index instead: looking again costs ~10 s a job at 20,000 movies, and a job must see
+# the session its planner saw (a movie that arrived or failed since changes no window).
+PLANNER = workflow.is_main_process
+
+if PLANNER:
+    MOVIES, REFUSED, ARCHIVED = find_movies()
+    WAITING = set_waiting_aside()
+    STACKS, TIMES = session_order()
+    FAILED = failed_stages()
+    write_session_index()
+else:
+    MOVIES, ARCHIVED, STACKS, TIMES, FAILED = read_session_plan()
+    REFUSED, WAITING = {}, {}
 
 # A live session's first movies: KOMA waits for its 3 stacks (a later pass of the watcher adds it).
 if config["live"] and config["koma"]["enabled"] and len(STACKS) < 3:
@@ -202,9 +248,10 @@ def settings_json(name, step):
 
 
 def step_settings(name, step):
-    """``settings_json`` as a params function (so Snakemake takes no brace in it for a wildcard)."""
-    text = settings_json(name, step)
-    return lambda wildcards: text
+    """``settings_json`` as a params value (mrczflow.settings.params_value: no brace taken for a wildcard)."""
+    from mrczflow.settings import params_value
+
+    return params_value(settings_json(name, step))
 
 
 def option(flag, name):
@@ -288,8 +335,18 @@ def planned_stacks():
 
 
 def final_targets():
-    """Everything a full run produces, by the stages switched on in the config."""
-    targets = expand(per_stack_targets(), stack=planned_stacks())
+    """Everything a full run produces, by the stages switched on in the config.
+
+    Each file is asked for once: the records the report reads are its inputs (for the stacks that did
+    not fail), so rule all asks for the rest. Snakemake makes a file again when it is missing and
+    something asks for it; a second ask costs planning time (a quarter of it at 5,000 movies).
+    The processes that run a run's jobs are given their jobs and plan no rule all.
+    """
+    if not PLANNER:
+        return []
+    stacks = planned_stacks()
+    rest = [template for template in per_stack_targets() if template not in report_records()]
+    targets = expand(rest, stack=stacks) + expand(per_stack_targets(), stack=[s for s in stacks if s in FAILED])
     if GAMMA:
         if not gain_reference():
             raise WorkflowError("gamma.enabled needs gain.reference (the vendor gain reference)")
@@ -298,22 +355,8 @@ def final_targets():
     return targets
 
 
-def failed_stages():
-    """{stack: the stages whose last attempt ended with an ``error:`` line}, read once from the logs."""
-    from mrczflow.jobs import error_line
-    from mrczflow.report import STAGES
-
-    failed = {}
-    for stack in STACKS:
-        stages = [stage for stage in STAGES if error_line(f"logs/{stage}/{stack}.log")]
-        if stages:
-            failed[stack] = stages
-    return failed
-
-
 # KOMA windows are made of the stacks that have a sum: a stack that failed before it (last run's
-# logs) is left out of its neighbours' windows, so one bad movie holds no other stack back.
-FAILED = failed_stages()
+# logs: FAILED) is left out of its neighbours' windows, so one bad movie holds no other stack back.
 KOMA_STACKS = [s for s in STACKS if not set(FAILED.get(s, ())) & {"ingest", "outliers", "koma_sum"}]
 KOMA_INDEX = {stack: i for i, stack in enumerate(KOMA_STACKS)}
 
@@ -383,17 +426,22 @@ def koma_movie(path):
     return temp(path) if config["koma"]["temp_movies"] else path
 
 
+def report_records():
+    """The per-stack files the report reads (templates with {stack}), by the stages switched on."""
+    templates = ["results/ingest/{stack}.json", "results/mrcz/{stack}.json"]
+    if config["outliers"]["enabled"]:
+        templates += ["results/outliers/{stack}.json", "results/outliers/{stack}.mask.mrcz"]
+    if config["koma"]["enabled"]:
+        templates += ["results/koma/{stack}.json", "results/koma/sums/{stack}.json"]
+    return templates
+
+
 def report_inputs(wildcards):
     """Every per-stack record of the stacks that did not fail, by the stages switched on."""
     ok = [s for s in planned_stacks() if s not in FAILED]  # the report reads the others' records as they are
-    inputs = expand("results/{folder}/{stack}.json", folder=("ingest", "mrcz"), stack=ok)
-    if config["outliers"]["enabled"]:
-        inputs += expand("results/outliers/{stack}.{ext}", stack=ok, ext=("json", "mask.mrcz"))
+    inputs = expand(report_records(), stack=ok)
     if GAMMA:
         inputs.append("results/gamma/gamma_fit.yaml")
-    if config["koma"]["enabled"]:
-        inputs += expand("results/koma/{stack}.json", stack=ok)
-        inputs += expand("results/koma/sums/{stack}.json", stack=ok)
     return inputs
 
 
@@ -415,6 +463,14 @@ HANDOFF_PATHS = {
 HANDOFF_STAGES = "ingest,outliers,koma_sum,koma,export_movie"
 # A per-movie gain exists when there is a gain to give: KOMA's, or the gamma/vendor gain.
 RELION_MOVIE_GAIN = HANDOFF["per_movie_gains"] and bool(config["koma"]["enabled"] or gain_reference())
+
+
+def for_handoff_stacks(template, enabled=True):
+    """An input function: ``template`` for every stack of the hand-off (or none when not ``enabled``).
+
+    A function, so the list is made only when a hand-off is planned, not at every parse.
+    """
+    return lambda wildcards: expand(template, stack=HANDOFF_STACKS) if enabled else []
 
 
 def handoff_movies(wildcards):

@@ -33,10 +33,10 @@ rule export_movie:
 rule handoff:
     input:
         index=SESSION_INDEX,
-        records=expand("results/ingest/{stack}.json", stack=HANDOFF_STACKS),
+        records=for_handoff_stacks("results/ingest/{stack}.json"),
         movies=handoff_movies,
-        koma_sums=expand("results/koma/sums/{stack}.json", stack=HANDOFF_STACKS) if config["koma"]["enabled"] else [],
-        masks=expand(OUTLIER_FLAGS, stack=HANDOFF_STACKS) if config["outliers"]["enabled"] else [],
+        koma_sums=for_handoff_stacks("results/koma/sums/{stack}.json", config["koma"]["enabled"]),
+        masks=for_handoff_stacks(OUTLIER_FLAGS, config["outliers"]["enabled"]),
         gain=gain_reference(),
         fit="results/gamma/gamma_fit.yaml" if GAMMA else [],
     output:
@@ -124,7 +124,7 @@ rule relion:
     input:
         commands="results/handoff/relion/commands.txt",
         movies=handoff_movies,
-        stars=expand("results/handoff/relion/movies/{stack}.star", stack=HANDOFF_STACKS),
+        stars=for_handoff_stacks("results/handoff/relion/movies/{stack}.star"),
 
 
 rule motioncor:
