@@ -157,7 +157,7 @@ def synthetic_records(folder: Path, n: int):
     the figures show what they are for.
     """
     from mrczflow.report.session import ReportPaths
-    from mrczflow.storage.names import write_index
+    from mrczflow.storage.index import write_index
 
     rng = np.random.default_rng(2)
     templates = {

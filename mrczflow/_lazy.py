@@ -11,6 +11,8 @@ first asked for (PEP 562).
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -35,9 +37,34 @@ def lazy_exports(
     def __dir__() -> list[str]:
         return sorted(exports)
 
-    # A name that is also its module's (outliers.detect, koma.correction) is bound at once: a direct
-    # import of that submodule elsewhere would otherwise leave the module where the function belongs.
-    for name, where in exports.items():
-        if name == where.lstrip("."):
-            __getattr__(name)
+    # A name that is also its module's (outliers.detect, koma.correction) must stay the function, but
+    # importing that submodule sets the package's attribute of the name to the module. The package's
+    # class answers for such a name instead (and takes no module for it), so the submodule, too, is
+    # imported on first use: a settings import no longer loads scipy.fft and scipy.ndimage, which
+    # every workflow job's Snakemake paid (0.4 s) to read the settings classes.
+    shadowed = {name: where for name, where in exports.items() if name == where.lstrip(".")}
+    if shadowed:
+        module = sys.modules[package]
+        properties = {name: _module_function(package, name, where) for name, where in shadowed.items()}
+        module.__class__ = type(f"{type(module).__name__}WithFunctions", (type(module),), properties)
     return __getattr__, __dir__
+
+
+def _module_function(package: str, name: str, where: str) -> property:
+    """The package attribute ``name``: the function ``name`` of its submodule ``where``, loaded on first use.
+
+    Assigning it a module (what importing the submodule does) changes nothing; assigning anything else
+    replaces it (a patch in a test or an experiment).
+    """
+    replaced: dict[str, Any] = {}
+
+    def get(package_module: types.ModuleType) -> Any:
+        if name in replaced:
+            return replaced[name]
+        return getattr(importlib.import_module(where, package), name)
+
+    def set_(package_module: types.ModuleType, value: Any) -> None:
+        if not isinstance(value, types.ModuleType):
+            replaced[name] = value
+
+    return property(get, set_, doc=f"{package}{where}.{name}")

@@ -33,16 +33,29 @@ def test_a_function_named_like_its_module_stays_the_function_after_a_direct_impo
 
 
 def test_a_settings_import_does_not_load_the_stages_science():
-    """What made every workflow job start slowly: scipy.stats and scipy.optimize for a settings class.
-
-    (``mrczflow.outliers`` binds ``detect`` at once, see mrczflow/_lazy.py, so its settings do load it.)
-    """
+    """What made every workflow job start slowly: scipy and the codec for a settings class (and every
+    job of a SLURM submission reads all of them: its Snakemake parses the workflow's rules)."""
     code = (
         "import sys\n"
-        "from mrczflow.gain.settings import GainSettings\n"
+        "from mrczflow.gain.settings import GainSettings, GammaSettings\n"
+        "from mrczflow.handoff.settings import HandoffSettings\n"
         "from mrczflow.koma.settings import KomaSettings\n"
-        "from mrczflow.storage.settings import IngestSettings\n"
-        "loaded = [m for m in ('scipy.stats', 'scipy.optimize', 'matplotlib') if m in sys.modules]\n"
+        "from mrczflow.outliers.settings import OutlierSettings\n"
+        "from mrczflow.storage.settings import CompressSettings, IngestSettings\n"
+        "heavy = ('scipy.stats', 'scipy.optimize', 'scipy.fft', 'scipy.ndimage', 'blosc2', 'starfile', 'matplotlib')\n"
+        "loaded = [m for m in heavy if m in sys.modules]\n"
         "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_function_named_like_its_module_can_be_patched():
+    """An experiment or a test may replace koma.correction; importing the module again does not undo it."""
+    code = (
+        "from mrczflow import koma\n"
+        "original = koma.correction\n"
+        "koma.correction = len\n"
+        "import mrczflow.koma.correction\n"
+        "assert koma.correction is len and mrczflow.koma.correction is len\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

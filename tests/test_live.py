@@ -320,7 +320,7 @@ def test_watch_killed_mid_pass_loses_nothing_and_redoes_nothing_finished(tmp_pat
     for path, mtime in done_before.items():
         assert path.stat().st_mtime_ns == mtime, f"{path} was made again"
     from mrczflow.koma.windows import window
-    from mrczflow.storage.names import read_index
+    from mrczflow.storage.index import read_index
 
     rows = [row for row in read_index(dest / "results" / "session" / "stacks.tsv") if row.get("stack")]
     assert [row["stack"] for row in rows] == stacks

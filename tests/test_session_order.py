@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from mrczflow.storage.names import acquisition_time, read_index, write_index
+from mrczflow.storage.index import read_index, write_index
+from mrczflow.storage.names import acquisition_time
 
 from .workflow_helpers import configure, deploy, snakemake
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from ..settings import Settings
-from .relion import Optics
+
+if TYPE_CHECKING:  # starfile loads only when a step writes STAR files, not for its settings
+    from .relion import Optics
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -36,6 +39,8 @@ class HandoffSettings(Settings):
     per_movie_gains: bool = True
 
     def optics(self, pixel_size: float | None) -> Optics:
+        from .relion import Optics
+
         return Optics(
             pixel_size=float(pixel_size or 0.0),
             voltage=self.voltage,

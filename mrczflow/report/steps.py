@@ -17,7 +17,7 @@ from ..koma.settings import KomaSettings
 from ..live.ready import read_entries
 from ..outliers.figures import plot_mask, plot_outliers
 from ..storage.figures import plot_storage
-from ..storage.names import read_index
+from ..storage.index import read_index
 from .live import live_progress
 from .radius import radius_curves
 from .session import ReportPaths, anomalous, collect, disk_written, pace

@@ -19,7 +19,7 @@ _EXPORTS = {
     "EXTENSIONS": ".movies",
     "EntropyBound": ".entropy",
     "Exposure": ".exposure",
-    "IngestError": ".movies",
+    "IngestError": ".errors",
     "IngestSettings": ".settings",
     "MovieSource": ".movies",
     "entropy_bound": ".entropy",

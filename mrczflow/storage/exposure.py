@@ -18,7 +18,7 @@ import math
 import os
 from pathlib import Path
 
-from .movies import IngestError
+from .errors import IngestError
 
 MDOC_TIME_FORMAT = "%d-%b-%y %H:%M:%S"  # SerialEM's DateTime, once its runs of spaces are folded
 

@@ -36,13 +36,10 @@ import numpy as np
 import tifffile
 
 from ..mrcz import MrczError, MrczReader
+from .errors import IngestError
 
 EXTENSIONS = {".mrc": "mrc", ".mrcs": "mrc", ".mrcz": "mrc", ".tif": "tiff", ".tiff": "tiff", ".eer": "eer"}
 RECOVERY_TOLERANCE = 0.01
-
-
-class IngestError(ValueError):
-    """A movie cannot be read as counts."""
 
 
 def movie_format(path: str | os.PathLike, fmt: str = "auto") -> str:

@@ -23,7 +23,6 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..fileio import atomic_path
 from .exposure import MDOC_TIME_FORMAT
 from .movies import EXTENSIONS
 
@@ -128,31 +127,3 @@ def acquisition_time(movie: str | os.PathLike, mdoc: str | os.PathLike | None = 
                 return dt.datetime.strptime(text, MDOC_TIME_FORMAT).isoformat(), "mdoc DateTime"
     stamp = os.stat(movie).st_mtime
     return dt.datetime.fromtimestamp(stamp, dt.timezone.utc).replace(tzinfo=None).isoformat(), "file time"
-
-
-def write_index(path: str | os.PathLike, rows: list[dict[str, str]]) -> bool:
-    """Write the session's index (one TSV row a movie) only when it changed; say whether it did.
-
-    Unchanged content keeps the file's time, so the rules that read it do not rerun.
-    """
-    columns = ("order", "stack", "time", "time_from", "status", "source", "reason", "failed")
-    lines = ["\t".join(columns)]
-    lines += [
-        "\t".join(str(row.get(column, "")).replace("\t", " ").replace("\n", " ") for column in columns)
-        for row in rows
-    ]
-    text = "\n".join(lines) + "\n"
-    path = Path(path)
-    if path.exists() and path.read_text() == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-    return True
-
-
-def read_index(path: str | os.PathLike) -> list[dict[str, str]]:
-    """The rows :func:`write_index` wrote, in session order."""
-    lines = Path(path).read_text().splitlines()
-    columns = lines[0].split("\t")
-    return [dict(zip(columns, line.split("\t"), strict=True)) for line in lines[1:]]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-from ..mrcz import Compression
 from ..settings import Settings
+
+if TYPE_CHECKING:  # the codec (blosc2) loads only when a step compresses, not for its settings
+    from ..mrcz import Compression
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -58,6 +61,8 @@ class CompressSettings(Settings):
     allow_clipping: bool = False
 
     def compression(self, threads: int | None = None) -> Compression:
+        from ..mrcz import Compression
+
         return Compression(
             codec=self.codec,
             level=self.level,

@@ -137,7 +137,7 @@ SESSION_INDEX = "results/session/stacks.tsv"
 def write_session_index():
     """results/session/stacks.tsv: every movie of the session, in order, with its time and status (or why
     it was set aside). The report reads its stacks from it, so no command line grows with the session."""
-    from mrczflow.storage.names import write_index
+    from mrczflow.storage.index import write_index
 
     rows = [
         {
@@ -157,7 +157,7 @@ def write_session_index():
 
 def read_session_plan():
     """The session as the planner wrote it to its index: movies, archived stacks, order, times, failures."""
-    from mrczflow.storage.names import read_index
+    from mrczflow.storage.index import read_index
 
     if not os.path.exists(SESSION_INDEX):
         raise WorkflowError(

@@ -18,7 +18,7 @@ from mrczflow.handoff.settings import HandoffSettings
 from mrczflow.handoff.steps import handoff_step
 from mrczflow.jobs import error_line, run_guarded
 from mrczflow.koma.settings import KomaSettings
-from mrczflow.storage.names import read_index
+from mrczflow.storage.index import read_index
 
 STEP = "handoff"
 
