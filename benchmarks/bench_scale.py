@@ -6,7 +6,8 @@ with its default config and times ``snakemake -n`` (Snakemake's own planning,
 no job runs) at 2,000 and 20,000 movies: the times, the jobs planned and the
 ratio of the times (linear planning gives about 10x). Then the same for a
 live pass (``mrczflow watch``) when the last of 2,000 or 20,000 movies lands
-(the others done). Then the longest path
+(the others done), and the start of one job's own Snakemake in the 20,000-movie
+session (what every SLURM job step pays) against Snakemake's bare start. Then the longest path
 of the DAG for 30 and 300 movies (it must not grow with the session), and
 the report's build time from the records of 20,000 stacks (the session
 report step itself, on synthetic records: every figure and the table).
@@ -129,6 +130,23 @@ def live_last_pass(folder: Path, n: int) -> tuple[float, int]:
         "".join(json.dumps({"movie": str(p), "last_byte": 0.0, "taken": 0.0}) + "\n" for p in paths)
     )
     return dry_run(dest, "--config", f"movies_ready={ready}", "live=True")
+
+
+def job_start(folder: Path) -> tuple[float, float]:
+    """Seconds of Snakemake's bare start (``--version``) and of one KOMA job's own Snakemake, as a SLURM
+    job step runs it (``--mode subprocess --target-jobs``, dry), in the planned session under ``folder``."""
+    from mrczflow.storage.index import read_index
+
+    dest = folder / "wf"
+    stack = next(
+        row["stack"] for row in read_index(dest / "results" / "session" / "stacks.tsv") if row["stack"]
+    )
+    timed = []
+    for command in (["--version"], ["--mode", "subprocess", "--target-jobs", f"koma:stack={stack}", "-n"]):
+        started = time.perf_counter()
+        subprocess.run(["snakemake", *command], cwd=dest, capture_output=True, check=True)
+        timed.append(time.perf_counter() - started)
+    return timed[0], timed[1]
 
 
 def longest_path(dest: Path) -> int:
@@ -262,6 +280,11 @@ def main(small: int, large: int, keep: bool) -> None:
             )
         print(
             f"ratio {large} / {small} movies: {seconds[large] / seconds[small]:.1f} (linear: {large / small:.0f})"
+        )
+        start, job = job_start(scratch / str(large))
+        print(
+            f"a job's own Snakemake at {large} movies (every SLURM job step starts one): {job:.1f} s, "
+            f"{job / start:.1f}x Snakemake's bare start ({start:.1f} s)"
         )
         for n in (small, large):
             seconds[n], jobs = live_last_pass(scratch / f"live{n}", n)
