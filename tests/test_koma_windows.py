@@ -107,6 +107,26 @@ def test_a_straight_film_edge_stands_out_where_ice_does_not():
     assert max(strengths[:3]) < 0.02 < 0.05 < strengths[3], strengths
 
 
+@given(
+    st.sampled_from([np.uint8, np.int16, np.int32, np.uint32]),
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.integers(1, 9),
+    st.integers(0, 2**31 - 1),
+)
+def test_block_means_of_counts_are_the_float64_means_to_the_last_bit(dtype, ny, nx, block, seed):
+    """Summed as integers (no float64 copy of the frame), the screen's block means are unchanged;
+    the partial blocks at the edges (here 3 rows and 1 column) are left out, as before."""
+    info = np.iinfo(dtype)
+    image = np.random.default_rng(seed).integers(
+        info.min, info.max, (ny * block + 3, nx * block + 1), dtype=dtype
+    )
+    rows, columns = image.shape[0] // block, image.shape[1] // block
+    whole = image[: rows * block, : columns * block].astype(np.float64)
+    expected = whole.reshape(rows, block, columns, block).mean(axis=(1, 3))
+    assert np.array_equal(koma.block_means(image, block), expected)
+
+
 def write_session(folder, images):
     """KOMA sum records for stacks ``stack_0000...``, as rule koma_sum writes them."""
     paths = []

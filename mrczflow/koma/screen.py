@@ -33,12 +33,19 @@ def contrast(total: np.ndarray, gain: np.ndarray | None = None, block: int = 32)
 
 
 def block_means(total: np.ndarray, block: int = 32) -> np.ndarray:
-    """Means of the ``block``-px blocks of a stack sum (float64), the screen's view of a stack."""
-    image = np.asarray(total, np.float64)
+    """Means of the ``block``-px blocks of a stack sum (float64), the screen's view of a stack.
+
+    Counts are summed as integers (no float64 copy of the frame): the float64 sum of a block of
+    counts is exact too (below 2**53), so the means are the same to the last bit, in half the time.
+    """
+    image = np.asarray(total)
     ny, nx = (image.shape[0] // block) * block, (image.shape[1] // block) * block
     if ny == 0 or nx == 0:
         raise ValueError(f"a {image.shape} image is smaller than one {block}-px block")
-    return image[:ny, :nx].reshape(ny // block, block, nx // block, block).mean(axis=(1, 3))
+    blocks = image[:ny, :nx].reshape(ny // block, block, nx // block, block)
+    if image.dtype.kind in "iub" and image.dtype.itemsize <= 4:
+        return blocks.sum(axis=3, dtype=np.int64).sum(axis=1) / float(block * block)
+    return blocks.astype(np.float64).mean(axis=(1, 3))
 
 
 def edge_block(shape: tuple[int, ...]) -> int:
