@@ -13,6 +13,7 @@ from mrczflow import koma
 from mrczflow.koma.correction import Spread
 from mrczflow.koma.noise import HalfSums, fixed_pattern_loss
 from mrczflow.koma.screen import edge_strength
+from mrczflow.koma.settings import KomaSettings
 from mrczflow.koma.steps import koma_sum, window_correction
 from mrczflow.storage.sums import write_stack_sum
 
@@ -153,6 +154,37 @@ def test_a_window_with_a_film_kept_out_is_topped_up_from_the_nearest_spare(tmp_p
     assert info["spare_unused"] == ["stack_0006", "stack_0007", "stack_0008"]
     # Without the limit every kept stack of the list is used.
     assert window_correction(paths[3], paths[lo:hi])[1]["window_stacks_used"] == 7
+
+
+def test_a_window_reads_its_spares_once_and_again_only_to_top_up(tmp_path, monkeypatch):
+    """The nearest stacks enter the window's sum as they are read and the spares only join the screen:
+    with no stack kept out each sum is read once; a film among the nearest costs two reads more (it
+    leaves, the nearest spare enters). The correction is that of the stacks used, as if given alone."""
+    import mrczflow.koma.steps as steps
+
+    reads = []
+    read_sum = steps.read_sum
+    monkeypatch.setattr(steps, "read_sum", lambda path: reads.append(path) or read_sum(path))
+    rng = np.random.default_rng(8)
+    shape = (256, 256)
+    for film_at, expected_reads in ((None, 9), (4, 11)):
+        images = [rng.poisson(400 * film(shape, 0.75 if k == film_at else 1.0, rng)) for k in range(9)]
+        folder = tmp_path / f"film{film_at}"
+        folder.mkdir()
+        paths = write_session(folder, images)
+        reads.clear()
+        fix, info = window_correction(paths[3], paths, limit=4)
+        assert len(reads) == expected_reads, (film_at, reads)
+        # As before: every stack's sum in the window's first, the ones not used taken out again.
+        everyone = steps.WindowSum("stack_0003", shape, KomaSettings(), 4)
+        own, own_info = read_sum(paths[3])
+        everyone.own_member = steps.WindowSum._member(paths[3], own, own_info, "auto")
+        for place, path in enumerate(paths):
+            if place != 3:
+                everyone.add(path, place - 3)
+        assert np.allclose(
+            everyone.correction(None).pattern, fix.pattern, rtol=0, atol=1e-6
+        )  # float32 rounding
 
 
 @pytest.mark.parametrize("start", [0.0, 16.0])

@@ -160,6 +160,7 @@ class _Member:
     edge_blocks: np.ndarray | None = None  # block means at screen.edge_block px, for the straight-edge view
     position: float = 0.0  # stacks from the corrected one (the order of the window's list)
     half: int = 0  # which interleaved half of the window (Spread)
+    in_sum: bool = True  # whether its sum is in the window's running sum (a likely spare is not, at first)
 
 
 class WindowSum:
@@ -203,11 +204,14 @@ class WindowSum:
             block_means(image, edge_block(image.shape)),
         )
 
-    def add(self, path: str | os.PathLike, position: float | None = None) -> None:
+    def add(self, path: str | os.PathLike, position: float | None = None, *, accumulate: bool = True) -> None:
         """Read one stack's sum and add it, unless the config keeps it out (the stack itself only joins the screen).
 
         ``position``: stacks from the corrected one in acquisition order (for
         the top-up, which uses the nearest; default: the order of adding).
+        ``accumulate=False`` (a stack likely to be a spare): it joins the
+        screen, and its sum enters the window's only if :meth:`correction`
+        uses it after all (read again then).
         """
         image, info = read_sum(path)
         if image.shape != self.total.shape:
@@ -225,10 +229,12 @@ class WindowSum:
         member = self._member(path, image, info, decision)
         member.position = float(position) if known else float(len(self.members))
         member.half = int(round(member.position)) % 2
-        self.total += image
-        self.spread.add(image, member.half, member.position if known else None)
-        self.n_stacks += 1
-        self.n_frames += int(info["frames"])
+        member.in_sum = accumulate
+        if accumulate:
+            self.total += image
+            self.spread.add(image, member.half, member.position if known else None)
+            self.n_stacks += 1
+            self.n_frames += int(info["frames"])
         self.members[info["stack"]] = member
 
     def merge(self, other: WindowSum) -> None:
@@ -285,15 +291,18 @@ class WindowSum:
         used, _, _ = self.choose(verdicts)
         total, spread, n_stacks, n_frames = self.total, self.spread, self.n_stacks, self.n_frames
         for stack, member in self.members.items():
-            if stack not in used:  # kept out or a spare after all: its sum leaves the window's
+            # Kept out or a spare after all: its sum leaves the window's; used after all (a spare taken
+            # in for a stack kept out): its sum joins it.
+            sign = (stack in used) - member.in_sum
+            if sign:
                 if total is self.total:
                     total = self.total.copy()
                     spread = self.spread.copy()
                 image = read_sum(member.path)[0]
-                total -= image
-                spread.add(image, member.half, member.position if spread.positioned else None, sign=-1)
-                n_stacks -= 1
-                n_frames -= member.frames
+                total += sign * image
+                spread.add(image, member.half, member.position if spread.positioned else None, sign=sign)
+                n_stacks += sign
+                n_frames += sign * member.frames
         if n_stacks == 0:
             raise ValueError(
                 f"{self.own}: no stack of its window can enter KOMA (all high contrast or excluded)"
@@ -335,9 +344,17 @@ def window_correction(
     own_path = os.path.abspath(sum_path)
     places = [os.path.abspath(path) for path in window_paths]
     centre = places.index(own_path) if own_path in places else None
-    for place, path in enumerate(window_paths):
-        if places[place] != own_path:
-            window.add(path, None if centre is None else place - centre)
+    others = [place for place in range(len(window_paths)) if places[place] != own_path]
+    # The limit nearest stacks enter the running sum as they are read; the farther ones (the spares)
+    # only join the screen, and are read again only if a nearer stack is kept out: no spare's sum is
+    # added to be taken out again.
+    likely = (
+        set(others) if centre is None else {others[k] for k in nearest([p - centre for p in others], limit)}
+    )
+    for place in others:
+        window.add(
+            window_paths[place], None if centre is None else place - centre, accumulate=place in likely
+        )
     verdicts = window.judge()  # the screen once: the correction and the record share it
     fix = window.correction(gain, verdicts)
     used, left_out, spare = window.choose(verdicts)
