@@ -329,8 +329,10 @@ def window_correction(
     """The correction of one stack from its own sum and the sums of the other stacks of its window.
 
     Reads each sum once (an O(a) read per stack, in parallel across the
-    session: no stack waits on another's KOMA), and again only a stack the
-    window does not use; ``window_paths`` are in acquisition order and may
+    session: no stack waits on another's KOMA); the ``limit`` nearest enter
+    the window's sum as they are read, the spares only the screen, so a sum
+    is read again only when the screen keeps a near stack out (it leaves, a
+    spare enters); ``window_paths`` are in acquisition order and may
     include the stack's own sum, which is not read again (its place in the
     list is the stack's position). ``limit``:
     how many stacks the window uses at most (``2a``; the list may hold spares).
