@@ -178,7 +178,8 @@ class WindowSum:
     corrected one, so a window with ``e`` stacks kept out still averages
     ``2a`` (up to its spares). Holds one frame-sized int64 sum, the window's
     :class:`.correction.Spread` (three float32 images; twice while stacks
-    are taken out of them) and each stack's block means (two sizes).
+    are taken out of them or spares put in) and each stack's block means
+    (two sizes).
     """
 
     def __init__(
