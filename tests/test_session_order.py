@@ -122,7 +122,7 @@ def job_inputs(result, rule: str) -> str:
 def test_the_jobs_of_a_run_see_the_session_its_planner_saw(tmp_path):
     """The run you start plans the session and writes its index; the processes that run its jobs (a
     SLURM submission and its job steps) read the index instead of looking at every movie and log again,
-    so a job is what its planner planned, and costs the same at the 20,000th movie as at the first."""
+    so a job is what its planner planned (and starts in 2 s, not 10 s, at 20,000 movies: bench_scale)."""
     incoming = tmp_path / "in"
     tiny_session(incoming, 6)
     dest = deploy(tmp_path / "wf")
