@@ -26,8 +26,8 @@ def lazy_exports(
         if name not in exports:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module = importlib.import_module(exports[name], package)
-        # Bind every export of that module now: importing it set the package's attribute of the same
-        # name to the module itself (koma.correction), which must be the function, as before.
+        # Bind every export of that module now, so later lookups do not come here again (a name shared
+        # with its module, koma.correction, is answered by the package's class instead: see below).
         namespace = importlib.import_module(package).__dict__
         for export, where in exports.items():
             if where == exports[name]:

@@ -345,7 +345,8 @@ def final_targets():
     if not PLANNER:
         return []
     stacks = planned_stacks()
-    rest = [template for template in per_stack_targets() if template not in report_records()]
+    asked_by_report = report_records()
+    rest = [template for template in per_stack_targets() if template not in asked_by_report]
     targets = expand(rest, stack=stacks) + expand(per_stack_targets(), stack=[s for s in stacks if s in FAILED])
     if GAMMA:
         if not gain_reference():
