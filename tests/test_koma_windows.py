@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from mrczflow import koma
 from mrczflow.koma.correction import Spread
-from mrczflow.koma.noise import HalfSums, fixed_pattern_loss
+from mrczflow.koma.noise import HalfSums, fast_shape, fixed_pattern_loss
 from mrczflow.koma.screen import edge_strength
 from mrczflow.koma.settings import KomaSettings
 from mrczflow.koma.steps import koma_sum, window_correction
@@ -72,9 +72,12 @@ def test_the_halves_measure_shot_noise_where_that_is_all_there_is():
     assert Spread([1, 0], [np.ones(shape, np.float32), np.zeros(shape, np.float32)]).difference() is None
 
 
-def test_fixed_pattern_loss_is_the_pattern_s_share_of_the_sum_s_power():
+@pytest.mark.parametrize("shape", [(256, 256), (251, 263)])  # primes: cropped to the fast (250, 256)
+def test_fixed_pattern_loss_is_the_pattern_s_share_of_the_sum_s_power(shape):
+    assert fast_shape(shape) == ((250, 256) if shape[0] == 251 else shape)
+    assert fast_shape((3710, 3838)) == (3645, 3750)  # a K2 frame: 3838 = 2 x 19 x 101
     rng = np.random.default_rng(6)
-    shape, frames, dose, amplitude = (256, 256), 40, 2.0, 0.05  # shot noise spreads the loss by ~2/256
+    frames, dose, amplitude = 40, 2.0, 0.05  # shot noise spreads the loss by ~2/256
     pattern = 1 + amplitude * rng.normal(size=shape)
     halves = HalfSums()
     for _ in range(frames):
