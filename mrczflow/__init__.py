@@ -11,7 +11,7 @@ mrczflow.outliers
 mrczflow.gain
     Gamma-corrected gain, paper section 5.1 (rules fit_gamma, apply_gain, normalise).
 mrczflow.koma
-    Knock-out moving average, paper section 5.2 (rules koma_sum, koma).
+    Knock-out moving average, paper section 5.2 (rule koma; its sums come with rule outliers).
 mrczflow.report
     The session report (rule session_report).
 

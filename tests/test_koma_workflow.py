@@ -42,7 +42,7 @@ def test_koma_excludes_carbon_writes_movies_and_gains_and_reruns_only_changed_wi
     inputs = tmp_path / "incoming"
     result = snakemake(dest, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
-    per_stack = {"ingest": 6, "outliers": 6, "koma_sum": 6, "koma": 6}
+    per_stack = {"ingest": 6, "outliers": 6, "koma": 6}  # rule outliers writes the KOMA sums
     assert jobs_run(result) == {"all": 1, **per_stack, "session_report": 1}
 
     screen = json.loads((dest / "results" / "koma" / "sums" / "stack_0002.json").read_text())
@@ -64,7 +64,7 @@ def test_koma_excludes_carbon_writes_movies_and_gains_and_reruns_only_changed_wi
     # The gain reference is the whole correction: counts * gain == the movie away from outliers.
     assert np.allclose(movie[:, clean], (counts * gain)[:, clean], rtol=1e-5, atol=1e-5)
     assert movie.mean() == pytest.approx(counts.mean(), rel=0.05)
-    for rule in ("koma_sum", "koma"):
+    for rule in ("outliers", "koma"):
         assert (
             (dest / "logs" / rule / "stack_0004.log").read_text().startswith(f"mrczflow {rule}: stack_0004")
         )
@@ -75,7 +75,7 @@ def test_koma_excludes_carbon_writes_movies_and_gains_and_reruns_only_changed_wi
     assert added.returncode == 0, added.stderr[-3000:]
     changed = windows_changed_by_append(6, RADIUS)
     assert changed == [4, 5]
-    one = {rule: 1 for rule in ("ingest", "outliers", "koma_sum")}
+    one = {rule: 1 for rule in ("ingest", "outliers")}
     assert jobs_run(added) == {"all": 1, **one, "koma": len(changed) + 1, "session_report": 1}
 
     configure(dest, koma={"temp_movies": True})
@@ -127,3 +127,22 @@ def test_a_failed_first_stack_holds_no_other_stack_back(tmp_path, raw):
     summary = (dest / "results" / "report" / "summary.html").read_text()
     assert "6 of 7 stacks processed; 1 failed" in summary
     assert "stack_0000 failed: ingest: error: stack_0000:" in summary and "truncated" in summary
+
+
+def test_without_the_outlier_filter_rule_koma_sum_makes_the_koma_sums(tmp_path, raw):
+    """With outliers on, rule outliers writes each KOMA sum; with them off, rule koma_sum does (the raw
+    sum, nothing filled), and KOMA runs on it as before: the carbon stack is still kept out."""
+    dest = session_with_vendor_gain(tmp_path, raw, range(5), radius=RADIUS, spare=0)
+    configure(dest, outliers={"enabled": False})
+    result = snakemake(dest, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert jobs_run(result) == {"all": 1, "ingest": 5, "koma_sum": 5, "koma": 5, "session_report": 1}
+    screen = json.loads((dest / "results" / "koma" / "sums" / "stack_0002.json").read_text())
+    assert not screen["outlier_filtered"] and screen["stack_sum"]["filled_index"] == []
+    assert not (dest / "results" / "outliers").exists()
+    assert (
+        (dest / "logs" / "koma_sum" / "stack_0001.log")
+        .read_text()
+        .startswith("mrczflow koma_sum: stack_0001")
+    )
+    assert stats(dest, "stack_0001")["excluded_in_window"] == ["stack_0002"]  # the window's own screen

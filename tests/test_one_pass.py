@@ -90,6 +90,53 @@ def test_koma_sum_reads_only_the_stack_sum(tmp_path):
     assert not (tmp_path / "k2.json").exists()
 
 
+def test_the_outlier_step_writes_the_koma_sum_koma_sum_would_from_its_files(tmp_path):
+    """Rule outliers writes each stack's KOMA sum from the sum, flags and gain it holds (no koma_sum job):
+    the same record, to the byte, as koma_sum makes from the files, gain and contrast verdict included."""
+    from mrczflow.gain.settings import GainSettings
+    from mrczflow.koma.settings import KomaSettings
+    from mrczflow.outliers.steps import outliers
+
+    movie = movie_with_defects(4, frames=10, size=64)
+    gain = np.random.default_rng(5).uniform(0.9, 1.1, (64, 64)).astype(np.float32)
+    mrcz.write(tmp_path / "gain.mrc", gain, compression=None)
+    write_stack_sum(tmp_path / "t.mrcz", movie.sum(axis=0), stack="m", frames=len(movie))
+    (tmp_path / "r.json").write_text(json.dumps({"shape": [10, 64, 64], "timestamp": "t", "dose_rate": 4.0}))
+    (tmp_path / "sums").mkdir()
+    # The simulated movie has no gain in it: its check would stop the step, so it only warns here.
+    orientation = GainSettings(rotate=90, flip="x", orientation_check="warn")
+    koma = KomaSettings(high_contrast=0.01)
+    outliers(
+        tmp_path / "t.mrcz",
+        tmp_path / "mask.mrcz",
+        tmp_path / "defects.txt",
+        tmp_path / "stats.json",
+        stack="m",
+        record_path=tmp_path / "r.json",
+        gain_path=tmp_path / "gain.mrc",
+        gain=orientation,
+        koma_sum_out=tmp_path / "sums" / "m.json",
+        koma=koma,
+    )
+    koma_sum(
+        tmp_path / "t.mrcz",
+        tmp_path / "sums" / "from_files.json",
+        stack="m",
+        flags_path=tmp_path / "mask.mrcz",
+        gain_path=tmp_path / "gain.mrc",
+        gain=orientation,
+        settings=koma,
+        record_path=tmp_path / "r.json",
+    )
+    written = (tmp_path / "sums" / "m.json").read_bytes()
+    assert written == (tmp_path / "sums" / "from_files.json").read_bytes()
+    info = json.loads(written)
+    assert info["outlier_filtered"] and info["stack_sum"]["filled_index"] and info["dose_rate"] == 4.0
+    image, _ = read_sum(tmp_path / "sums" / "m.json")
+    flags = mrcz.read(tmp_path / "mask.mrcz")
+    assert np.array_equal(image, np.rint(filled_sum(movie.sum(axis=0), flags)).astype(np.int32))
+
+
 def test_scoring_on_rows_equals_scoring_the_whole_frames_on_those_rows(tmp_path):
     """KOMA's correlated noise is scored on every n-th row (score_rows); applying each correction to
     those rows only (Correction.rows) gives the same numbers as correcting whole frames."""

@@ -80,8 +80,8 @@ def test_epu_names_are_ordered_by_time_and_the_report_takes_its_stacks_from_a_fi
     (dest / "results" / "outliers" / f"{order[4]}.defects.txt").unlink()  # a file only rule all asks for
     (dest / "results" / "koma" / "sums" / f"{order[5]}.json").unlink()  # one a KOMA window reads
     again = planned_jobs(snakemake(dest, "-n"))
-    assert {("ingest", order[0]), ("outliers", order[4]), ("koma_sum", order[5])} <= again
-    assert ("ingest", order[4]) not in again and ("outliers", order[5]) not in again
+    assert {("ingest", order[0]), ("outliers", order[4]), ("outliers", order[5])} <= again
+    assert ("ingest", order[4]) not in again and ("ingest", order[5]) not in again
 
 
 def planned_jobs(result) -> set[tuple[str, str]]:
@@ -132,8 +132,8 @@ def test_the_jobs_of_a_run_see_the_session_its_planner_saw(tmp_path):
     order = [row["stack"] for row in read_index(dest / "results" / "session" / "stacks.tsv")]
     assert [name.split("_")[1] for name in order] == ["900", "899", "898", "897", "896", "895"]
 
-    # Since the plan: stack 2's sum failed, and the movies were moved away.
-    log = dest / "logs" / "koma_sum" / f"{order[2]}.log"
+    # Since the plan: stack 2's outlier step (which writes its KOMA sum) failed, and the movies were moved away.
+    log = dest / "logs" / "outliers" / f"{order[2]}.log"
     log.parent.mkdir(parents=True)
     log.write_text(f"error: {order[2]}: a damaged sum\n")
     for path in incoming.iterdir():
@@ -148,7 +148,7 @@ def test_the_jobs_of_a_run_see_the_session_its_planner_saw(tmp_path):
         path.rename(incoming / path.name)
     assert snakemake(dest, "-n").returncode == 0
     failed = {row["stack"]: row["failed"] for row in read_index(dest / "results" / "session" / "stacks.tsv")}
-    assert failed[order[2]] == "koma_sum" and not failed[order[3]]
+    assert failed[order[2]] == "outliers" and not failed[order[3]]
     job = snakemake(dest, "--mode", "remote", "--target-jobs", f"koma:stack={order[3]}", "-n")
     inputs = job_inputs(job, "koma")
     assert f"sums/{order[2]}.json" not in inputs and f"sums/{order[1]}.json" in inputs

@@ -1,4 +1,4 @@
-"""KOMA, the knock-out moving average (paper section 5.2; rules ``koma_sum``, ``koma``).
+"""KOMA, the knock-out moving average (paper section 5.2; rule ``koma``, its sums from ``outliers``).
 
 :mod:`.windows` are the windows (with their spares; and the paper's exact prefix sums);
 :mod:`.screen` keeps high-contrast stacks out of them (contrast and straight edges, each judged

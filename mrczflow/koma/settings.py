@@ -23,6 +23,7 @@ class KomaSettings(Settings):
     section = "koma"
     steps = {
         "koma_sum": ("high_contrast",),
+        "outliers": ("high_contrast",),  # it writes the KOMA sum with its contrast verdict
         "koma": (
             "form",
             "denoise",

@@ -1,6 +1,6 @@
-"""The steps of rules ``koma_sum`` and ``koma`` (see :mod:`.windows`).
+"""The KOMA sum (written by rule ``outliers``, or ``koma_sum`` with outliers off) and rule ``koma``'s step.
 
-``koma_sum``: the stack's sum after the outlier filter (filled values
+The KOMA sum: the stack's sum after the outlier filter (filled values
 rounded to whole counts, so window sums are exact), stored as the filled
 values beside the raw sum ``ingest`` wrote (the fill is linear in the
 counts), and its contrast, which decides whether it is kept out of windows.
@@ -95,29 +95,65 @@ def koma_sum(
     filled; only the filled values are stored (flat index and whole counts,
     a few thousand numbers), with the raw sum's path relative to ``info_out``:
     :func:`read_sum` puts them together. So KOMA stores no second image.
+    Rule ``outliers`` writes it with the mask (:func:`write_koma_sum`, from
+    what it holds); this reads the files, for rule ``koma_sum`` (outliers
+    off) and the benchmarks.
     """
-    settings = settings or KomaSettings()
-    threshold = settings.high_contrast
     raw, raw_info = read_stack_sum(stack_sum_path)
-    total = raw
-    index = np.zeros(0, np.int64)
+    flags = None
     if flags_path is not None:
         flags = mrcz.read(flags_path)
         if flags.shape != raw.shape:
             raise ValueError(f"{flags_path}: outlier flags are {flags.shape}, the stack sum is {raw.shape}")
+    return write_koma_sum(
+        info_out,
+        raw,
+        int(raw_info["frames"]),
+        stack=stack,
+        stack_sum_path=stack_sum_path,
+        flags=flags,
+        gain=_gain(gain_path, raw.shape, gain),
+        settings=settings,
+        record=read_json(record_path) if record_path else None,
+    )
+
+
+def write_koma_sum(
+    info_out: str | os.PathLike,
+    raw: np.ndarray,
+    frames: int,
+    *,
+    stack: str,
+    stack_sum_path: str | os.PathLike,
+    flags: np.ndarray | None = None,
+    gain: np.ndarray | None = None,
+    settings: KomaSettings | None = None,
+    record: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write the KOMA sum record of :func:`koma_sum` from images in hand.
+
+    ``raw`` is the stack's raw sum (as stored at ``stack_sum_path``) of
+    ``frames`` frames, ``flags`` its outlier flags (None: unfiltered), ``gain``
+    the vendor gain already oriented (None: none), ``record`` its ingest record
+    (time stamp and dose are copied).
+    """
+    settings = settings or KomaSettings()
+    threshold = settings.high_contrast
+    total = raw
+    index = np.zeros(0, np.int64)
+    if flags is not None:
         total = np.rint(filled_sum(raw, flags)).astype(np.int32)
         index = np.flatnonzero(total != raw)
-    value = contrast(total, _gain(gain_path, total.shape, gain))
+    value = contrast(total, gain)
     info: dict[str, Any] = {
         "stack": stack,
-        "frames": int(raw_info["frames"]),
+        "frames": int(frames),
         "contrast": value,
         "threshold": threshold,
         "high_contrast": bool(value > threshold),
-        "outlier_filtered": flags_path is not None,
+        "outlier_filtered": flags is not None,
     }
-    if record_path:
-        record = read_json(record_path)
+    if record:
         info.update({k: record.get(k) for k in ("timestamp", "dose_rate", "dose_per_frame")})
     info[SUM_FIELD] = {
         "path": os.path.relpath(stack_sum_path, os.path.dirname(os.path.abspath(info_out))),
@@ -135,7 +171,9 @@ def read_sum(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
     info = read_json(path)
     where = info.get(SUM_FIELD) if isinstance(info, dict) else None
     if not isinstance(where, dict) or not {"stack", "frames", "high_contrast"} <= info.keys():
-        raise ValueError(f"{os.fspath(path)}: not a KOMA sum record; rerun koma_sum")
+        raise ValueError(
+            f"{os.fspath(path)}: not a KOMA sum record; rerun outliers (koma_sum with outliers off)"
+        )
     image, _ = read_stack_sum(os.path.join(os.path.dirname(os.path.abspath(path)), where["path"]))
     image.reshape(-1)[np.asarray(where["filled_index"], np.int64)] = where["filled_value"]
     return image, info
@@ -155,7 +193,7 @@ class _Member:
     frames: int
     blocks: np.ndarray
     decision: str  # the config's: auto (the screen decides) or include
-    # koma_sum's own verdict (its contrast against the gain above koma.high_contrast): for windows too small to judge
+    # the KOMA sum's own verdict (its contrast against the gain above koma.high_contrast): for windows too small to judge
     absolute: bool
     edge_blocks: np.ndarray | None = None  # block means at screen.edge_block px, for the straight-edge view
     position: float = 0.0  # stacks from the corrected one (the order of the window's list)
@@ -171,7 +209,7 @@ class WindowSum:
     block means over the window's block-wise median, so the detector's pattern
     and its drift are not read as contrast, and a stack is kept out when it
     stands out from the others), once every sum is in; a window of fewer than
-    3 stacks takes each stack's own verdict from ``koma_sum``. The config's
+    3 stacks takes each stack's own verdict from its KOMA sum. The config's
     include/exclude overrides both. Stacks kept out add nothing. With
     ``limit`` (``2a``) the window is topped up: it is given spare stacks
     beyond ``a`` on each side, and uses the ``limit`` kept stacks nearest the

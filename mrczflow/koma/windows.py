@@ -10,8 +10,9 @@ stacks.
 
 How this maps onto Snakemake rules and files (``workflow/rules/koma.smk``):
 
-- ``koma_sum`` (per stack): the outlier-filtered sum ``S[k]`` (integers) and
-  the stack's own contrast, which decides whether it is kept out of windows.
+- the KOMA sum (per stack, written by rule ``outliers`` with the stack's
+  mask; by rule ``koma_sum`` when outliers are off): the outlier-filtered sum
+  ``S[k]`` (integers) and the stack's own contrast.
 - ``koma`` (per stack): reads the ``2a + 1`` sums of its window, one at a
   time, builds the term and normalises the movie.
 

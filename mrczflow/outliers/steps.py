@@ -1,10 +1,10 @@
-"""The step of rule ``outliers``: one stack's flag image, defect list and statistics."""
+"""The step of rule ``outliers``: one stack's flag image, defect list and statistics (and its KOMA sum)."""
 
 from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import mrcz
 from ..fileio import atomic_path
@@ -16,6 +16,9 @@ from ..storage.sums import read_stack_sum
 from .defects import defect_list
 from .detect import CLUSTERED, DEAD, HOT, LINE, detect
 from .settings import OutlierSettings
+
+if TYPE_CHECKING:
+    from ..koma.settings import KomaSettings
 
 
 def outliers(
@@ -29,6 +32,8 @@ def outliers(
     settings: OutlierSettings | None = None,
     gain_path: str | os.PathLike | None = None,
     gain: GainSettings | None = None,
+    koma_sum_out: str | os.PathLike | None = None,
+    koma: KomaSettings | None = None,
 ) -> dict[str, Any]:
     """Per-stack outlier detection (:mod:`.detect`): flag image (MRCZ), defect list and statistics (JSON).
 
@@ -42,10 +47,15 @@ def outliers(
     raises :class:`~mrczflow.gain.session_check.GainOrientationError` naming
     the right one, before anything is written, unless
     ``gain.orientation_check`` is ``warn``. The check goes into the statistics.
+
+    ``koma_sum_out``: also the stack's KOMA sum record, the sum with these
+    outliers filled and its contrast (:func:`mrczflow.koma.steps.write_koma_sum`,
+    ``koma`` its settings), from the sum, flags and gain in hand: KOMA needs no
+    job of its own per stack before its windows.
     """
     started = time.perf_counter()
     settings = settings or OutlierSettings()
-    total, _ = read_stack_sum(sum_path)
+    total, sum_info = read_stack_sum(sum_path)
     reference = None
     gain_check = None
     if gain_path is not None:
@@ -71,13 +81,27 @@ def outliers(
         "stack": stack,
         **detection.summary(),
         "pixels": int(total.size),
-        "seconds": time.perf_counter() - started,
     }
     if gain_check is not None:
         stats["gain_check"] = gain_check.as_dict()
-    if record_path:
-        record = read_json(record_path)
+    record = read_json(record_path) if record_path else None
+    if record:
         stats.update({k: record.get(k) for k in ("timestamp", "dose_rate", "dose_per_frame")})
         stats["frames"] = record["shape"][0]
+    if koma_sum_out is not None:
+        from ..koma.steps import write_koma_sum  # KOMA's code loads only when KOMA is on
+
+        write_koma_sum(
+            koma_sum_out,
+            total,
+            int(sum_info["frames"]),
+            stack=stack,
+            stack_sum_path=sum_path,
+            flags=detection.flags,
+            gain=reference,
+            settings=koma,
+            record=record,
+        )
+    stats["seconds"] = time.perf_counter() - started
     write_json(stats_out, stats)
     return stats

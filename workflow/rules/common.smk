@@ -259,6 +259,11 @@ def option(flag, name):
     return lambda wildcards, input: [flag, input[name]] if input[name] else []
 
 
+def output_option(flag, name):
+    """``[flag, path]`` when the rule's output ``name`` is set, else nothing: an optional output."""
+    return lambda wildcards, output: [flag, output[name]] if output[name] else []
+
+
 def movie_of(wildcards):
     return MOVIES[wildcards.stack]
 
@@ -384,7 +389,7 @@ def koma_window(wildcards):
     # A growing session (mrczflow watch): trailing windows at its end, which the next movie leaves alone.
     spare = config["koma"]["spare"]
     lo, hi = (live_window if config["live"] else window)(index, len(stacks), koma_radius(), spare)
-    return [f"results/koma/sums/{stack}.json" for stack in stacks[lo:hi]]
+    return [KOMA_SUM.format(stack=stack) for stack in stacks[lo:hi]]
 
 
 # The gain applied before KOMA: the stack's gamma gain, else the vendor gain, else none
@@ -412,6 +417,9 @@ def report_gain():
 
 
 OUTLIER_FLAGS = "results/outliers/{stack}.mask.mrcz" if config["outliers"]["enabled"] else []
+# A stack's KOMA sum: written by rule outliers with its mask, or by rule koma_sum when outliers are off.
+KOMA_SUM = "results/koma/sums/{stack}.json"
+KOMA_SUM_BY_OUTLIERS = config["koma"]["enabled"] and config["outliers"]["enabled"]
 
 
 def keep_gamma_gains():
@@ -433,7 +441,7 @@ def report_records():
     if config["outliers"]["enabled"]:
         templates += ["results/outliers/{stack}.json", "results/outliers/{stack}.mask.mrcz"]
     if config["koma"]["enabled"]:
-        templates += ["results/koma/{stack}.json", "results/koma/sums/{stack}.json"]
+        templates += ["results/koma/{stack}.json", KOMA_SUM]
     return templates
 
 
@@ -457,7 +465,7 @@ HANDOFF_STACKS = [s for s in STACKS if s not in FAILED]
 HANDOFF_PATHS = {
     "record": "results/ingest/{stack}.json",
     "movie": HANDOFF_MOVIE,
-    "koma_sum": "results/koma/sums/{stack}.json",
+    "koma_sum": KOMA_SUM,
     "mask": "results/outliers/{stack}.mask.mrcz",
     "log": "logs/{stage}/{stack}.log",
 }

@@ -87,7 +87,7 @@ rule relion_movie:
         script=os.path.join(SCRIPTS, "relion_movie.py"),
         movie=lambda wildcards: HANDOFF_MOVIE.format(stack=wildcards.stack),
         pixel_size=config["ingest"]["pixel_size"] or 0.0,
-        gain_out=lambda wildcards, output: ["--gain-out", output.gain] if output.gain else [],
+        gain_out=output_option("--gain-out", "gain"),
         koma_sum=option("--koma-sum", "koma_sum"),
         window=lambda wildcards, input: [word for path in input.window for word in ("--window-sum", path)],
         flags=option("--flags", "flags"),

@@ -1,6 +1,7 @@
 # KOMA, the knock-out moving average (paper section 5.2; mrczflow.koma.windows says how the rules
-# map onto it): koma_sum per stack -> koma per stack, reading the sums of its window only (no chain
-# through the session). A stack appended to the session reruns only the last `radius` stacks, whose
+# map onto it): each stack's KOMA sum (written by rule outliers with its mask; by rule koma_sum
+# when outliers are off) -> koma per stack, reading the sums of its window only (no chain through
+# the session). A stack appended to the session reruns only the last `radius` stacks, whose
 # windows now reach it.
 
 if config["koma"]["enabled"] and len(STACKS) < 3:
@@ -14,41 +15,42 @@ for name in config["koma"]["include"] + config["koma"]["exclude"]:
         raise WorkflowError(f"koma include/exclude: no stack named {name!r} in this session")
 
 
-rule koma_sum:
-    input:
-        total="results/sums/{stack}.sum.mrcz",
-        record="results/ingest/{stack}.json",
-        flags=OUTLIER_FLAGS,
-        gain=gain_reference(),
-    output:
-        # The KOMA sum: the filled values beside the raw sum, which it names (no second image).
-        info="results/koma/sums/{stack}.json",
-    params:
-        script=os.path.join(SCRIPTS, "koma_sum.py"),
-        flags=option("--flags", "flags"),
-        gain=option("--gain", "gain"),
-        gain_settings=step_settings("gain", "koma_sum"),
-        settings=step_settings("koma", "koma_sum"),
-    log:
-        "logs/koma_sum/{stack}.log",
-    benchmark:
-        "logs/benchmark/koma_sum/{stack}.tsv"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    conda:
-        "../../envs/mrczflow.yaml"
-    shell:
-        "python {params.script:q} {input.total:q} {output.info:q} --stack {wildcards.stack:q}"
-        " --record {input.record:q} --settings {params.settings:q} --gain-settings {params.gain_settings:q}"
-        " {params.flags:q} {params.gain:q} > {log:q} 2>&1"
+# With outliers on, rule outliers writes the KOMA sum; this rule is there only without them.
+if not KOMA_SUM_BY_OUTLIERS:
+
+    rule koma_sum:
+        input:
+            total="results/sums/{stack}.sum.mrcz",
+            record="results/ingest/{stack}.json",
+            gain=gain_reference(),
+        output:
+            # The KOMA sum: the raw sum it names, with nothing filled (no second image).
+            info=KOMA_SUM,
+        params:
+            script=os.path.join(SCRIPTS, "koma_sum.py"),
+            gain=option("--gain", "gain"),
+            gain_settings=step_settings("gain", "koma_sum"),
+            settings=step_settings("koma", "koma_sum"),
+        log:
+            "logs/koma_sum/{stack}.log",
+        benchmark:
+            "logs/benchmark/koma_sum/{stack}.tsv"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        conda:
+            "../../envs/mrczflow.yaml"
+        shell:
+            "python {params.script:q} {input.total:q} {output.info:q} --stack {wildcards.stack:q}"
+            " --record {input.record:q} --settings {params.settings:q} --gain-settings {params.gain_settings:q}"
+            " {params.gain:q} > {log:q} 2>&1"
 
 
 rule koma:
     input:
         counts="results/mrcz/{stack}.mrcz",
-        total="results/koma/sums/{stack}.json",
+        total=KOMA_SUM,
         # KOMA sums of the window; each names its raw sum, made before it by the same stack's ingest.
         window=koma_window,
         flags=OUTLIER_FLAGS,
@@ -64,8 +66,8 @@ rule koma:
         flags=option("--flags", "flags"),
         gain=option("--gain", "gain"),
         gain_settings=koma_gain_orientation,
-        gain_out=lambda wildcards, output: ["--gain-out", output.gain] if output.gain else [],
-        movie=lambda wildcards, output: ["--movie-out", output.movie] if output.movie else [],
+        gain_out=output_option("--gain-out", "gain"),
+        movie=output_option("--movie-out", "movie"),
         settings=step_settings("koma", "koma"),
     log:
         "logs/koma/{stack}.log",

@@ -1,5 +1,7 @@
 # Per-stack stochastic outlier filter (paper section 4): each stack gets its own hot/dead mask,
-# found in the stack's sum (no frame is read).
+# found in the stack's sum (no frame is read). With KOMA on, the same job writes the stack's KOMA
+# sum (the sum with these outliers filled, and its contrast): a small record beside the raw sum,
+# from what the job holds anyway, so KOMA needs no job of its own per stack before its windows.
 
 
 rule outliers:
@@ -12,11 +14,14 @@ rule outliers:
         mask="results/outliers/{stack}.mask.mrcz",
         defects="results/outliers/{stack}.defects.txt",
         stats="results/outliers/{stack}.json",
+        koma_sum=KOMA_SUM if KOMA_SUM_BY_OUTLIERS else [],
     params:
         script=os.path.join(SCRIPTS, "outliers.py"),
         settings=step_settings("outliers", "outliers"),
         gain=option("--gain", "gain"),
         gain_settings=step_settings("gain", "outliers"),
+        koma_sum=output_option("--koma-sum", "koma_sum"),
+        koma_settings=step_settings("koma", "outliers"),
     log:
         "logs/outliers/{stack}.log",
     benchmark:
@@ -30,4 +35,5 @@ rule outliers:
     shell:
         "python {params.script:q} {input.total:q} {output.mask:q} {output.defects:q} {output.stats:q}"
         " --record {input.record:q} --stack {wildcards.stack:q} --settings {params.settings:q}"
-        " {params.gain:q} --gain-settings {params.gain_settings:q} > {log:q} 2>&1"
+        " {params.gain:q} --gain-settings {params.gain_settings:q} {params.koma_sum:q}"
+        " --koma-settings {params.koma_settings:q} > {log:q} 2>&1"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Rule koma_sum: a stack's outlier-filtered sum and contrast screen (mrczflow.koma.steps.koma_sum).
+"""Rule koma_sum (outliers off): a stack's KOMA sum and contrast screen (mrczflow.koma.steps.koma_sum).
 
-From the raw sum rule ingest wrote: reads no frame. Memory: two frame-sized images.
+From the raw sum rule ingest wrote: reads no frame. Memory: two frame-sized images. With outliers
+on, rule outliers writes the KOMA sum itself.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ STEP = "koma_sum"  # the name of the rule, of this script and of its step functi
 @click.argument("stack_sum", type=click.Path(dir_okay=False))
 @click.argument("info_out", type=click.Path(dir_okay=False))
 @click.option("--stack", required=True)
-@click.option("--flags", default=None, help="the stack's outlier flags (rule outliers); none: unfiltered sum")
 @click.option(
     "--gain", default=None, help="vendor gain reference, divided out before the contrast is measured"
 )
@@ -29,7 +29,7 @@ STEP = "koma_sum"  # the name of the rule, of this script and of its step functi
 @click.option(
     "--record", default=None, help="the stack's ingest record (time stamp, dose), copied to INFO_OUT"
 )
-def main(stack_sum, info_out, stack, flags, gain, gain_json, settings_json, record) -> None:
+def main(stack_sum, info_out, stack, gain, gain_json, settings_json, record) -> None:
     """Write INFO_OUT (JSON: the KOMA sum as filled values beside STACK_SUM, contrast, high_contrast)."""
     run_guarded(
         stack,
@@ -38,7 +38,6 @@ def main(stack_sum, info_out, stack, flags, gain, gain_json, settings_json, reco
             stack_sum,
             info_out,
             stack=stack,
-            flags_path=flags,
             gain_path=gain,
             gain=GainSettings.for_step(STEP, gain_json),
             settings=KomaSettings.for_step(STEP, settings_json),
