@@ -21,7 +21,12 @@ rule outliers:
         gain=option("--gain", "gain"),
         gain_settings=step_settings("gain", "outliers"),
         koma_sum=output_option("--koma-sum", "koma_sum"),
-        koma_settings=step_settings("koma", "outliers"),
+        # A function: its words reach the command as they are (no brace taken for a wildcard).
+        koma_settings=(
+            (lambda wildcards: ["--koma-settings", settings_json("koma", "outliers")])
+            if KOMA_SUM_BY_OUTLIERS
+            else []
+        ),
     log:
         "logs/outliers/{stack}.log",
     benchmark:
@@ -36,4 +41,4 @@ rule outliers:
         "python {params.script:q} {input.total:q} {output.mask:q} {output.defects:q} {output.stats:q}"
         " --record {input.record:q} --stack {wildcards.stack:q} --settings {params.settings:q}"
         " {params.gain:q} --gain-settings {params.gain_settings:q} {params.koma_sum:q}"
-        " --koma-settings {params.koma_settings:q} > {log:q} 2>&1"
+        " {params.koma_settings:q} > {log:q} 2>&1"

@@ -30,7 +30,9 @@ STEP = "outliers"  # the name of the rule, of this script and of its step functi
 @click.option("--gain", default=None, help="the vendor gain reference (each pixel's own response)")
 @click.option("--gain-settings", "gain_json", default=None, help="config section gain (orients it), as JSON")
 @click.option("--koma-sum", "koma_sum_out", default=None, help="also write the stack's KOMA sum record here")
-@click.option("--koma-settings", "koma_json", default=None, help="config section koma, as JSON")
+@click.option(
+    "--koma-settings", "koma_json", default=None, help="config section koma, as JSON (with --koma-sum)"
+)
 def main(
     stack_sum,
     mask_out,
