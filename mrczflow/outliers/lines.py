@@ -24,10 +24,10 @@ are made: half lines on their offsets (a whole bad line is its two halves), and 
 256 ... px, half-overlapping, finest first) on what is left once the
 offsets are in the model, each shrunk toward the offsets of its half by how
 much of their spread is noise (:func:`shrink_offsets`: a segment over about
-half its half line pulls the median of its pieces, and would hide in it). At 0.1 e/px/frame x 30 frames a 20% excess over
-64 px is only ~2.8 sigma of counting noise, so short segments are found from
-about 0.5 e/px/frame on; benchmarks/bench_outliers.py prints line recall by
-dose.
+half its half line pulls the median of its pieces, and would hide in it).
+At 0.1 e/px/frame x 30 frames a 20% excess over 64 px is only ~2.8 sigma of
+counting noise, so short segments are found from about 0.5 e/px/frame on;
+benchmarks/bench_outliers.py prints line recall by dose.
 """
 
 from __future__ import annotations
@@ -153,15 +153,20 @@ def shrink_offsets(
     one stack. ``rows`` (ny, 2) and ``columns`` (2, nx) as from
     :func:`line_offsets`; ``level`` the expected sum without them.
     """
-    lam = np.asarray(level, np.float64)
-    variance = lam + overdispersion * lam * lam
-    ny, nx = variance.shape
+    lam = np.asarray(level, np.float32)  # no float64 copy of the frame: sums are taken in float64
+    ny, nx = lam.shape
+
+    def variance_sum(part: np.ndarray, axis: int) -> np.ndarray:  # sum of lam + v lam^2 along the half line
+        return part.sum(axis=axis, dtype=np.float64) + overdispersion * np.square(part).sum(
+            axis=axis, dtype=np.float64
+        )
+
     shrunk_rows, shrunk_columns = np.array(rows, np.float64), np.array(columns, np.float64)
     for k, (start, stop) in enumerate(halves(nx)):  # rows: along x, one offset per half
-        noise = np.pi / 2 * variance[:, start:stop].sum(axis=1) / (stop - start) ** 2
+        noise = np.pi / 2 * variance_sum(lam[:, start:stop], 1) / (stop - start) ** 2
         shrunk_rows[:, k] = _shrunk(shrunk_rows[:, k], noise)
     for k, (start, stop) in enumerate(halves(ny)):  # columns: along y
-        noise = np.pi / 2 * variance[start:stop].sum(axis=0) / (stop - start) ** 2
+        noise = np.pi / 2 * variance_sum(lam[start:stop], 0) / (stop - start) ** 2
         shrunk_columns[k] = _shrunk(shrunk_columns[k], noise)
     return shrunk_rows, shrunk_columns
 
