@@ -254,6 +254,13 @@ def step_settings(name, step):
     return params_value(settings_json(name, step))
 
 
+def settings_option(flag, name, step):
+    """``[flag, settings_json]`` as a params function, made once: its words reach the command as they
+    are (no brace taken for a wildcard), and no job makes the JSON again while Snakemake plans."""
+    words = [flag, settings_json(name, step)]
+    return lambda wildcards: words
+
+
 def option(flag, name):
     """``[flag, path]`` when the rule's input ``name`` is set, else nothing: an optional file argument."""
     return lambda wildcards, input: [flag, input[name]] if input[name] else []
@@ -397,11 +404,8 @@ def koma_window(wildcards):
 KOMA_GAIN = "results/gain/{stack}.gain.mrc" if GAMMA else gain_reference()
 
 
-def koma_gain_orientation(wildcards, input):
-    """``--gain-settings`` for a vendor gain, which the step orients; the gamma gain is written oriented."""
-    if input.gain and not GAMMA:
-        return ["--gain-settings", settings_json("gain", "koma")]
-    return []
+# ``--gain-settings`` for a vendor gain, which the koma step orients; the gamma gain is written oriented.
+KOMA_GAIN_ORIENTATION = settings_option("--gain-settings", "gain", "koma") if gain_reference() and not GAMMA else []
 
 
 def report_gain():

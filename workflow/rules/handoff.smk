@@ -35,7 +35,7 @@ rule handoff:
         index=SESSION_INDEX,
         records=for_handoff_stacks("results/ingest/{stack}.json"),
         movies=handoff_movies,
-        koma_sums=for_handoff_stacks("results/koma/sums/{stack}.json", config["koma"]["enabled"]),
+        koma_sums=for_handoff_stacks(KOMA_SUM, config["koma"]["enabled"]),
         masks=for_handoff_stacks(OUTLIER_FLAGS, config["outliers"]["enabled"]),
         gain=gain_reference(),
         fit="results/gamma/gamma_fit.yaml" if GAMMA else [],
@@ -75,7 +75,7 @@ rule relion_movie:
     input:
         record="results/ingest/{stack}.json",
         movie=[] if HANDOFF["temp_movies"] else HANDOFF_MOVIE,
-        koma_sum="results/koma/sums/{stack}.json" if config["koma"]["enabled"] else [],
+        koma_sum=KOMA_SUM if config["koma"]["enabled"] else [],
         window=koma_window if config["koma"]["enabled"] else [],
         flags=OUTLIER_FLAGS,
         gain=gain_reference(),

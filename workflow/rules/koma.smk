@@ -65,7 +65,7 @@ rule koma:
         window=lambda wildcards, input: [word for path in input.window for word in ("--window-sum", path)],
         flags=option("--flags", "flags"),
         gain=option("--gain", "gain"),
-        gain_settings=koma_gain_orientation,
+        gain_settings=KOMA_GAIN_ORIENTATION,
         gain_out=output_option("--gain-out", "gain"),
         movie=output_option("--movie-out", "movie"),
         settings=step_settings("koma", "koma"),

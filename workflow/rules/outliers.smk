@@ -21,12 +21,7 @@ rule outliers:
         gain=option("--gain", "gain"),
         gain_settings=step_settings("gain", "outliers"),
         koma_sum=output_option("--koma-sum", "koma_sum"),
-        # A function: its words reach the command as they are (no brace taken for a wildcard).
-        koma_settings=(
-            (lambda wildcards: ["--koma-settings", settings_json("koma", "outliers")])
-            if KOMA_SUM_BY_OUTLIERS
-            else []
-        ),
+        koma_settings=settings_option("--koma-settings", "koma", "outliers") if KOMA_SUM_BY_OUTLIERS else [],
     log:
         "logs/outliers/{stack}.log",
     benchmark:
