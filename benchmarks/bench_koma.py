@@ -272,34 +272,39 @@ def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6, spare: int
             films_screened(sums, verdicts, films, vendor)
         # KOMA after the gamma gain, as the workflow runs it with gamma on: each stack's own gain.
         gammas = [gain_to_gamma(vendor, truth.gamma(float(truth.dose_rate[i]))) for i in range(n_stacks)]
-        before, after = {}, {}
+        before, flat_low, after = {}, {}, {}
         for i in range(n_stacks):
             options = {"excluded": excluded, "scored": [i]}
             before.update(koma_corrections(filtered, sums, a, gammas[i], spread=False, **options))
+            flat_low.update(
+                koma_corrections(filtered, sums, a, gammas[i], spare=spare, drift=False, **options)
+            )
             after.update(koma_corrections(filtered, sums, a, gammas[i], spare=spare, **options))
         print(
             "   gain error against the true flat field, full / 64-px low-pass; fixed-pattern DQE loss (FP);"
-            " KOMA after the gamma gain; KOMA before: shot-noise-only denoising, no top-up"
+            " KOMA after the gamma gain; KOMA before: shot-noise-only denoising, no top-up; no low band:"
+            " KOMA without its lowest frequencies judged against the stacks' scatter (mrczflow.koma.drift)"
         )
         print(
-            f"   {'stack':>5} {'vendor':>15} {'gamma':>15} {'KOMA before':>15} {'KOMA':>15}"
+            f"   {'stack':>5} {'vendor':>15} {'gamma':>15} {'KOMA before':>15} {'no low band':>15} {'KOMA':>15}"
             f" {'FP gamma':>9} {'FP KOMA':>9}"
         )
-        worse: dict[str, list[int]] = {"before": [], "after": []}
-        losses = []
+        worse: dict[str, list[int]] = {"before": [], "no low band": [], "after": []}
+        losses, low_pass = [], []
         for i in range(n_stacks):
             level = float(sums[i].mean()) / len(filtered[i])
             true = true_flat(truth, i, level)
             gamma = gammas[i]
             errors = [gain_error(g, true) for g in (vendor, gamma)]
-            errors += [gain_error(fix[i].gain_reference(), true) for fix in (before, after)]
+            errors += [gain_error(fix[i].gain_reference(), true) for fix in (before, flat_low, after)]
             halves = HalfSums()
             for frame in filtered[i]:
                 halves.add(frame)
             fp_gamma = halves.loss(lambda total, _, gain=gamma: total * gain)
             fp_koma = halves.loss(after[i].apply_sum)
             losses.append((fp_gamma, fp_koma))
-            for key, error in (("before", errors[2]), ("after", errors[3])):
+            low_pass.append([low for _, low in errors])
+            for key, error in (("before", errors[2]), ("no low band", errors[3]), ("after", errors[4])):
                 if error[1] > errors[1][1]:
                     worse[key].append(i)
             mark = " (kept out)" if i in excluded else ""
@@ -308,8 +313,22 @@ def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6, spare: int
                 + " ".join(f"{full:.4f}/{low:.4f}".rjust(15) for full, low in errors)
                 + f" {fp_gamma:9.4f} {fp_koma:9.4f}{mark}"
             )
-        for key, label in (("before", "KOMA before"), ("after", "KOMA")):
+        for key, label in (
+            ("before", "KOMA before"),
+            ("no low band", "KOMA, no low band"),
+            ("after", "KOMA"),
+        ):
             print(f"   {label}: 64-px error above the gamma gain's alone at stacks {worse[key] or 'none'}")
+        means = np.mean(low_pass, axis=0)
+        print(
+            "   64-px error, mean over the session: "
+            + ", ".join(
+                f"{label} {value:.4f}"
+                for label, value in zip(
+                    ("vendor", "gamma", "KOMA before", "no low band", "KOMA"), means, strict=True
+                )
+            )
+        )
         gain_only, koma_loss = np.median(losses, axis=0)
         print(
             f"   fixed-pattern DQE loss, median: {gain_only:.1%} after the gamma gain, {koma_loss:.1%} after KOMA"

@@ -3,7 +3,8 @@
 :mod:`.windows` are the windows (with their spares; and the paper's exact prefix sums);
 :mod:`.screen` keeps high-contrast stacks out of them (contrast and straight edges, each judged
 against its window's stacks); :mod:`.correction` turns a window sum, its measured noise and its
-trend into a stack's correction; :mod:`.noise` holds the correlated-noise metric (paper Eq. 7)
+trend into a stack's correction, with :mod:`.drift` judging its lowest frequencies against the
+stacks' own scatter; :mod:`.noise` holds the correlated-noise metric (paper Eq. 7)
 and the fixed-pattern DQE loss; :mod:`.steps` are the rules' steps; :mod:`.figures` the report's
 KOMA figures; :mod:`.settings` the ``koma`` config section.
 """
@@ -17,7 +18,9 @@ _EXPORTS = {
     "FORMS": ".correction",
     "HalfSums": ".noise",
     "KomaSettings": ".settings",
+    "LowBand": ".drift",
     "Spread": ".correction",
+    "Views": ".drift",
     "add_to_prefix": ".windows",
     "block_means": ".screen",
     "contrast": ".screen",
@@ -27,6 +30,7 @@ _EXPORTS = {
     "edge_strength": ".screen",
     "fixed_pattern_loss": ".noise",
     "live_window": ".windows",
+    "low_band": ".drift",
     "prefix_sums": ".windows",
     "wiener": ".correction",
     "window": ".windows",

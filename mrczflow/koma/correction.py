@@ -25,7 +25,12 @@ window. Both are measured on the window itself (:class:`Spread`):
   taken at its start, the window's pattern is the drift since then, which the
   stack does not have yet: it is left out, not stamped on the stack.
 
-``benchmarks/bench_koma.py`` (section 5) measures both, per stack position.
+At the lowest frequencies, where ice and drift live, two halves measure
+too little: there :mod:`.drift` takes each stack's scatter about the
+window's trend, and the pattern at the stack's own time replaces both of the
+above.
+
+``benchmarks/bench_koma.py`` (section 5) measures them, per stack position.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ import functools
 import numpy as np
 import scipy.fft
 from scipy import ndimage
+
+from .drift import LowBand, Views, low_band
 
 FORMS = ("subtract", "divide")
 
@@ -55,6 +62,7 @@ def wiener(
     *,
     measured_noise: np.ndarray | None = None,
     trend: tuple[np.ndarray, float] | None = None,
+    low: LowBand | None = None,
 ) -> tuple[np.ndarray, float]:
     """Keep, per spatial frequency, the share of ``pattern``'s power above white noise of ``noise_variance``/px.
 
@@ -68,11 +76,14 @@ def wiener(
     stack's position from the window's mean; the filtered pattern is then
     scaled per frequency by ``1 + offset <slope, pattern> / |pattern|^2``
     (smoothed, clipped to 0..1): down where the stack's own time lies toward
-    less of it. Returns the filtered pattern (float32) and the share of its
-    power kept.
+    less of it. ``low``: the window's lowest frequencies as its stacks'
+    scatter judges them (:func:`.drift.low_band`); there the pattern at the
+    stack's own time replaces all of the above. Returns the filtered pattern
+    (float32) and the share of its power kept.
     """
     shape = pattern.shape
     spectrum = _spectrum(pattern)
+    raw = None if low is None else low.take(spectrum, shape)
     power = _smoothed_power(spectrum, smoothing)
     noise = noise_variance * pattern.size
     if measured_noise is not None:
@@ -81,15 +92,21 @@ def wiener(
     factor[0, 0] = 0.0
     kept = float((power * factor).sum() / max(power.sum(), 1e-30))
     spectrum *= factor
+    slope_band = None
     if trend is not None and trend[1] != 0:
         slope, offset = trend
+        slope_spectrum = _spectrum(slope)
+        slope_band = None if low is None else low.take(slope_spectrum, shape)
         along = ndimage.uniform_filter(
-            (_spectrum(slope) * spectrum.conj()).real, smoothing, mode=("wrap", "nearest")
+            (slope_spectrum * spectrum.conj()).real, smoothing, mode=("wrap", "nearest")
         )
+        del slope_spectrum
         share = np.clip(
             1.0 + offset * along / np.maximum(_smoothed_power(spectrum, smoothing), 1e-30), 0.0, 1.0
         )
         spectrum *= share.astype(np.float32)
+    if low is not None:
+        low.replace(spectrum, raw, slope_band, shape)
     filtered = scipy.fft.irfft2(spectrum, s=shape, workers=-1)
     return filtered.astype(np.float32), kept
 
@@ -252,6 +269,7 @@ def correction(
     denoise: bool = True,
     smoothing: int = 7,
     spread: Spread | None = None,
+    views: Views | None = None,
 ) -> Correction:
     """The correction of one stack from its window's sum ``total`` of ``n_stacks`` stacks and ``n_frames`` frames.
 
@@ -285,5 +303,6 @@ def correction(
             difference, found = spread.difference(), spread.trend()
             measured = None if difference is None else difference * scale
             trend = None if found is None else (found[0] * scale, found[1])
-        pattern, kept = wiener(pattern, noise, smoothing, measured_noise=measured, trend=trend)
+        low = None if views is None else low_band(views, gain)
+        pattern, kept = wiener(pattern, noise, smoothing, measured_noise=measured, trend=trend, low=low)
     return Correction(pattern, gain, float(level / n_frames), form, kept)

@@ -32,6 +32,7 @@ from ..jobs import progress, read_json, write_json
 from ..outliers.fill import FrameFill, filled_sum
 from ..storage.sums import read_stack_sum
 from .correction import Correction, Spread, correction
+from .drift import Views
 from .noise import CorrelationAccumulator, HalfSums
 from .screen import block_means, contrast, edge_block, window_screen
 from .settings import KomaSettings
@@ -346,6 +347,11 @@ class WindowSum:
             raise ValueError(
                 f"{self.own}: no stack of its window can enter KOMA (all high contrast or excluded)"
             )
+        views = Views(
+            edge_block(self.total.shape),
+            [self.members[s].edge_blocks for s in used],
+            [self.members[s].position for s in used] if spread.positioned else None,
+        )
         return correction(
             total,
             n_stacks,
@@ -354,6 +360,7 @@ class WindowSum:
             form=self.settings.form,
             denoise=self.settings.denoise,
             spread=spread,
+            views=views,
         )
 
 

@@ -17,8 +17,9 @@ from scipy import ndimage
 
 from .. import koma, mrcz, outliers
 from ..koma.correction import Correction, Spread
+from ..koma.drift import Views
 from ..koma.noise import correlated_noise
-from ..koma.screen import edge_block
+from ..koma.screen import block_means, edge_block
 from ..koma.windows import nearest
 from .truth import Truth
 
@@ -43,13 +44,16 @@ def koma_corrections(
     scored: Collection[int] | None = None,
     spare: int = 0,
     spread: bool = True,
+    drift: bool = True,
 ) -> dict[int, Correction]:
     """The KOMA correction of each stack in ``scored`` (default: all) at ``radius``, as rule koma makes it.
 
     Each window is :func:`koma.window` with ``spare`` stacks on each side, of
     which the ``2 radius`` nearest not ``excluded`` are used (the top-up of
     :class:`mrczflow.koma.steps.WindowSum`). ``spread=False``: only the
-    window's shot noise is taken out (KOMA before issue #18), for comparison.
+    window's shot noise is taken out (KOMA before issue #18), for comparison;
+    ``drift=False``: the lowest frequencies are not judged against the stacks'
+    scatter (:mod:`mrczflow.koma.drift`), for comparison too.
     """
     n = len(stacks)
     fixes = {}
@@ -58,11 +62,17 @@ def koma_corrections(
         kept = [k for k in range(lo, hi) if k != i and k not in excluded]
         used = [kept[k] for k in nearest([k - i for k in kept], 2 * radius)]
         window_spread = Spread.empty(sums[i].shape) if spread else None
+        block = edge_block(sums[i].shape)
         total = np.zeros(sums[i].shape, np.int64)
         for k in used:
             total += sums[k]
             if window_spread is not None:
                 window_spread.add(sums[k], (k - i) % 2, float(k - i))
+        views = (
+            Views(block, [block_means(sums[k], block) for k in used], [float(k - i) for k in used])
+            if spread and drift
+            else None
+        )
         fixes[i] = koma.correction(
             total,
             len(used),
@@ -71,6 +81,7 @@ def koma_corrections(
             form=form,
             denoise=denoise,
             spread=window_spread,
+            views=views,
         )
     return fixes
 

@@ -1,0 +1,162 @@
+"""The window's lowest frequencies: the pattern at the stack's own time, judged against the stacks' own scatter.
+
+At the lowest spatial frequencies two things share a window's mean with
+the detector's pattern, and both can be larger than what the gain leaves
+to correct:
+
+- the specimen: each stack's ice thickness varies by about 2% over the
+  frame, so even a mean of ``2a`` stacks carries about ``2% / sqrt(2a)`` of
+  it, which KOMA would stamp on the stack as if it were the detector's;
+- drift: a detector whose response drifts over the session has, at the
+  stack's own time, the window's pattern only if the window is centred on
+  the stack. At the session's ends it is not, and the mean is the pattern
+  of another time.
+
+Two interleaved halves of the window (:class:`.correction.Spread`) measure
+the first with 2 degrees of freedom per frequency, and a Wiener filter on
+so noisy a measure keeps about half of the noise's amplitude. Here each
+stack of the window is seen on a coarse block grid (the screen's straight-
+edge view, about 128 blocks across, already in memory), and per frequency
+of that grid:
+
+- the pattern is fitted as a straight line over the stacks' positions
+  (least squares), and the residual scatter gives the noise with
+  ``n - 2`` degrees of freedom (smoothed over neighbouring frequencies);
+- the pattern at the stack's own time is the line at position 0: the
+  window's mean minus its mean position times the slope, where the slope
+  is taken only in the share by which it stands above its own noise
+  (extrapolating a noisy slope adds more error than it removes);
+- a Wiener filter with a margin keeps that estimate only where its power
+  stands above its noise (the mean's and the slope's share).
+
+The result replaces the filtered window pattern at those frequencies (up to
+a quarter of the block grid's sampling rate); above them the detector's
+pattern is static and :func:`.correction.wiener` is unchanged.
+``benchmarks/bench_koma.py`` (section 5) measures it per stack position on
+a drifting detector, ``tests/test_koma_drift.py`` bounds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import scipy.fft
+from scipy import ndimage
+
+from .screen import block_means
+
+#: The Wiener filter's margin: an estimate is kept where its power stands this many times above its noise.
+MARGIN = 3.0
+#: The slope's margin: the trend is followed where its power stands this many times above its noise.
+SLOPE_MARGIN = 2.0
+#: Frequencies up to the block grid's sampling rate over this are the low band (where block means are faithful).
+BAND = 4
+#: Neighbouring frequencies (of the block grid) over which powers are smoothed.
+SMOOTHING = 3
+
+
+@dataclasses.dataclass
+class LowBand:
+    """What the window says at its lowest frequencies, per frequency of a block grid of ``grid`` blocks.
+
+    ``keep``: the Wiener factor of the pattern at the stack's own time;
+    ``slope_share``: the share of the trend followed; ``offset``: the
+    stack's position minus the window's mean position (in stacks).
+    """
+
+    grid: tuple[int, int]
+    keep: np.ndarray
+    slope_share: np.ndarray
+    offset: float
+
+    def _rows(self, shape: tuple[int, int]) -> tuple[list[tuple[int, int]], int]:
+        """Pairs (block grid row, frame spectrum row) of the band's frequencies, by cycles per frame; its columns."""
+        rows, columns = self.grid
+        cut = rows // BAND
+        return [(cycles % rows, cycles % shape[0]) for cycles in range(-cut, cut + 1)], columns // BAND + 1
+
+    def take(self, spectrum: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """The band of ``spectrum`` (an ``rfft2`` of a ``shape`` image), a copy."""
+        pairs, width = self._rows(shape)
+        return np.array([spectrum[row, :width] for _, row in pairs])
+
+    def replace(
+        self, filtered: np.ndarray, raw: np.ndarray, slope: np.ndarray | None, shape: tuple[int, int]
+    ) -> None:
+        """Set the band of ``filtered`` (an ``rfft2`` of a ``shape`` image) to the stack's own-time pattern.
+
+        ``raw``: the band (:meth:`take`) of the window's unfiltered pattern,
+        ``slope``: that of its change per stack (None: no trend).
+        """
+        pairs, width = self._rows(shape)
+        for k, (grid_row, row) in enumerate(pairs):
+            value = raw[k]
+            if slope is not None and self.offset:
+                value = value + self.offset * self.slope_share[grid_row, :width] * slope[k]
+            filtered[row, :width] = self.keep[grid_row, :width] * value
+        filtered[0, 0] = 0.0
+
+
+def _smoothed(power: np.ndarray) -> np.ndarray:
+    return ndimage.uniform_filter(power, SMOOTHING, mode=("wrap", "nearest"))
+
+
+@dataclasses.dataclass
+class Views:
+    """The stacks a window uses, each as its block means on one grid of ``block``-px blocks, and their positions.
+
+    ``positions``: stacks from the corrected one (None: unknown, as when
+    windows are merged). The straight-edge view of the screen
+    (:func:`.screen.edge_block`) is such a grid, already in memory.
+    """
+
+    block: int
+    blocks: list[np.ndarray]
+    positions: list[float] | None = None
+
+
+def low_band(views: Views, gain: np.ndarray | None = None) -> LowBand | None:
+    """The low band of a window from its stacks' block means, the gain ``gain`` (full frame, or None) applied.
+
+    Without positions the window's mean is taken as the stack's own time and
+    the scatter is taken about it. Returns None for windows of fewer than 4
+    stacks, whose scatter says too little.
+    """
+    blocks, positions = views.blocks, views.positions
+    gain_blocks = None if gain is None else block_means(np.asarray(gain, np.float32), views.block)
+    n = len(blocks)
+    if n < 4:
+        return None
+    known = positions is not None
+    times = np.asarray(positions if known else np.zeros(n), np.float64)
+    centred = times - times.mean()
+    spread = float(np.sum(centred**2))
+    follow = known and spread > 1e-9
+    total = slope = power = None
+    for image, time in zip(blocks, centred, strict=True):
+        flat = np.asarray(image, np.float64) if gain_blocks is None else image * gain_blocks
+        spectrum = scipy.fft.rfft2(flat / flat.mean() - 1.0)
+        if total is None:
+            total, slope, power = np.zeros_like(spectrum), np.zeros_like(spectrum), np.zeros(spectrum.shape)
+        total += spectrum
+        slope += time * spectrum
+        power += spectrum.real**2 + spectrum.imag**2
+    mean = total / n
+    slope = slope / spread if follow else np.zeros_like(mean)
+    # Least squares: the residual power is the total less what the mean and the slope explain.
+    residual = power - n * np.abs(mean) ** 2 - (spread * np.abs(slope) ** 2 if follow else 0.0)
+    noise = _smoothed(np.maximum(residual, 0.0)) / (n - 2 if follow else n - 1)
+    offset = -float(times.mean()) if follow else 0.0
+    if follow and offset:
+        slope_noise = noise / spread
+        share = np.clip(
+            1.0 - SLOPE_MARGIN * slope_noise / np.maximum(_smoothed(np.abs(slope) ** 2), 1e-30), 0, 1
+        )
+    else:
+        slope_noise, share = np.zeros_like(noise), np.zeros_like(noise)
+    estimate = mean + offset * share * slope
+    variance = noise / n + (offset * share) ** 2 * slope_noise
+    keep = np.clip(1.0 - MARGIN * variance / np.maximum(_smoothed(np.abs(estimate) ** 2), 1e-30), 0, 1)
+    grid = (np.asarray(blocks[0]).shape[0], np.asarray(blocks[0]).shape[1])
+    return LowBand(grid, keep.astype(np.float32), share.astype(np.float32), offset)
