@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import ndimage, optimize, special
+from scipy import ndimage, special
 
 from .counts import overdispersion as measure_overdispersion
 from .counts import thresholds
@@ -132,8 +132,33 @@ def _background(total: np.ndarray, block: int) -> np.ndarray:
         total[: by * block, : bx * block].reshape(by, block, bx, block).mean(axis=(1, 3), dtype=np.float64)
     )
     blocks = ndimage.median_filter(blocks, 3, mode="nearest")
-    level = ndimage.zoom(blocks, (ny / by, nx / bx), order=1, mode="nearest", grid_mode=True)
-    return np.maximum(level[:ny, :nx], 0.05 * overall).astype(np.float32)
+    level = _bilinear(blocks, (ny, nx))
+    return np.maximum(level, np.float32(0.05 * overall))
+
+
+def _linear_axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``n_out`` pixels over ``n_in`` blocks (centres aligned), its lower block and weight of the upper."""
+    place = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    lower = np.minimum(np.floor(place).astype(np.intp), n_in - 2)
+    return lower, place - lower
+
+
+def _bilinear(blocks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``blocks`` (at least 2 x 2) upsampled bilinearly to ``shape`` (float32), edges held.
+
+    What ``ndimage.zoom(order=1, mode="nearest", grid_mode=True)`` gives, to
+    float32 rounding, in a quarter of its time on a 4k frame: one pass per
+    axis, the second in float32.
+    """
+    lower_y, weight_y = _linear_axis(blocks.shape[0], shape[0])
+    lower_x, weight_x = _linear_axis(blocks.shape[1], shape[1])
+    rows = (blocks[lower_y] * (1 - weight_y)[:, None] + blocks[lower_y + 1] * weight_y[:, None]).astype(
+        np.float32
+    )
+    weight = weight_x.astype(np.float32)
+    level = rows[:, lower_x] * (1 - weight)
+    level += rows[:, lower_x + 1] * weight
+    return level
 
 
 def anscombe(x: np.ndarray | float) -> np.ndarray | float:
@@ -147,6 +172,9 @@ def _fit_normal_cdf(edges_a: np.ndarray, cdf: np.ndarray, weights: np.ndarray) -
     def residual(params):
         mu, log_sigma = params
         return weights * (cdf - special.ndtr((edges_a - mu) / np.exp(log_sigma)))
+
+    # Imported here: rule koma imports this module (for the fill) and never fits; scipy.optimize takes 0.26 s.
+    from scipy import optimize
 
     fit = optimize.least_squares(residual, x0=[median, np.log(spread)], method="lm")
     return float(fit.x[0]), float(np.exp(fit.x[1]))
