@@ -6,6 +6,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .. import mrcz
@@ -79,40 +80,48 @@ def session_report(
     def stamps(names: Sequence[str]) -> list[str | None]:
         return [session.ingest.get(s, {}).get("timestamp") for s in names]
 
-    plot_storage(
-        in_order,
-        session.totals()["ratio"],
-        session.throughput(),
-        out / "storage.png",
-        movies_per_minute=rates,
-        microscope=keeping_up["acquired_per_minute"],
-        stamps=stamps(list(in_order)),
-    )
-    plot_outliers(
-        {s: session.outliers[s] for s in stacks if s in session.outliers},
-        anomalous(session),
-        out / "outliers.png",
-    )
-    worst = max(
-        session.outliers, key=lambda s: session.outliers[s]["hot"] + session.outliers[s]["dead"], default=None
-    )
-    plot_mask(mrcz.read(paths.of("mask", worst)) if worst else None, worst, out / "worst_mask.png")
-    koma_records = {s: session.koma[s] for s in stacks if s in session.koma}
-    plot_koma(koma_records, out / "koma.png", stamps(list(koma_records)))
-    curves, baseline = ({}, float("nan"))
     # The radius curve re-reads sample stacks' archives: a live session draws it once, at its final pass.
-    if session.koma and not (session.live and session.live.growing):
-        curves, baseline = radius_curves(
-            session,
-            paths,
-            radius_samples,
-            gain_template=gain_template,
-            gain=gain,
-            gamma_gain=gamma_gain,
-            flags=flags,
-            koma=koma,
-            threads=threads,
+    # It runs beside the figures (numpy, the FFTs and decompression release the GIL; matplotlib holds it).
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        pending = (
+            beside.submit(
+                radius_curves,
+                session,
+                paths,
+                radius_samples,
+                gain_template=gain_template,
+                gain=gain,
+                gamma_gain=gamma_gain,
+                flags=flags,
+                koma=koma,
+                threads=threads,
+            )
+            if session.koma and not (session.live and session.live.growing)
+            else None
         )
+        plot_storage(
+            in_order,
+            session.totals()["ratio"],
+            session.throughput(),
+            out / "storage.png",
+            movies_per_minute=rates,
+            microscope=keeping_up["acquired_per_minute"],
+            stamps=stamps(list(in_order)),
+        )
+        plot_outliers(
+            {s: session.outliers[s] for s in stacks if s in session.outliers},
+            anomalous(session),
+            out / "outliers.png",
+        )
+        worst = max(
+            session.outliers,
+            key=lambda s: session.outliers[s]["hot"] + session.outliers[s]["dead"],
+            default=None,
+        )
+        plot_mask(mrcz.read(paths.of("mask", worst)) if worst else None, worst, out / "worst_mask.png")
+        koma_records = {s: session.koma[s] for s in stacks if s in session.koma}
+        plot_koma(koma_records, out / "koma.png", stamps(list(koma_records)))
+        curves, baseline = pending.result() if pending else ({}, float("nan"))
     plot_radius(curves, baseline, out / "koma_radius.png", configured=koma.radius)
     with atomic_path(out / "summary.html") as tmp:
         tmp.write_text(summary_html(session, config))
