@@ -70,31 +70,44 @@ class LowBand:
     slope_share: np.ndarray
     offset: float
 
-    def _rows(self, shape: tuple[int, int]) -> tuple[list[tuple[int, int]], int]:
-        """Pairs (block grid row, frame spectrum row) of the band's frequencies, by cycles per frame; its columns."""
+    def _cells(
+        self, shape: tuple[int, int], frame: tuple[int, int]
+    ) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """The band in an ``rfft2`` of a ``shape`` image holding a ``frame`` (mirrored around it): pairs (block grid
+        row, spectrum row) and, per spectrum column, its block grid column (the nearest in cycles per frame)."""
         rows, columns = self.grid
-        cut = rows // BAND
-        return [(cycles % rows, cycles % shape[0]) for cycles in range(-cut, cut + 1)], columns // BAND + 1
+        scale_y, scale_x = shape[0] / frame[0], shape[1] / frame[1]
+        cut_y, cut_x = int(rows // BAND * scale_y), int(columns // BAND * scale_x)
+        pairs = [(round(k / scale_y) % rows, k % shape[0]) for k in range(-cut_y, cut_y + 1)]
+        return pairs, np.rint(np.arange(cut_x + 1) / scale_x).astype(np.intp)
 
-    def take(self, spectrum: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        """The band of ``spectrum`` (an ``rfft2`` of a ``shape`` image), a copy."""
-        pairs, width = self._rows(shape)
-        return np.array([spectrum[row, :width] for _, row in pairs])
+    def take(
+        self, spectrum: np.ndarray, shape: tuple[int, int], frame: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        """The band of ``spectrum`` (an ``rfft2`` of a ``shape`` image holding a ``frame``, default the whole), a copy."""
+        pairs, grid_columns = self._cells(shape, frame or shape)
+        return np.array([spectrum[row, : len(grid_columns)] for _, row in pairs])
 
     def replace(
-        self, filtered: np.ndarray, raw: np.ndarray, slope: np.ndarray | None, shape: tuple[int, int]
+        self,
+        filtered: np.ndarray,
+        raw: np.ndarray,
+        slope: np.ndarray | None,
+        shape: tuple[int, int],
+        frame: tuple[int, int] | None = None,
     ) -> None:
-        """Set the band of ``filtered`` (an ``rfft2`` of a ``shape`` image) to the stack's own-time pattern.
+        """Set the band of ``filtered`` (as in :meth:`take`) to the stack's own-time pattern.
 
         ``raw``: the band (:meth:`take`) of the window's unfiltered pattern,
         ``slope``: that of its change per stack (None: no trend).
         """
-        pairs, width = self._rows(shape)
+        pairs, grid_columns = self._cells(shape, frame or shape)
+        width = len(grid_columns)
         for k, (grid_row, row) in enumerate(pairs):
             value = raw[k]
             if slope is not None and self.offset:
-                value = value + self.offset * self.slope_share[grid_row, :width] * slope[k]
-            filtered[row, :width] = self.keep[grid_row, :width] * value
+                value = value + self.offset * self.slope_share[grid_row, grid_columns] * slope[k]
+            filtered[row, :width] = self.keep[grid_row, grid_columns] * value
         filtered[0, 0] = 0.0
 
 
