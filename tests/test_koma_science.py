@@ -174,13 +174,17 @@ def test_where_the_gain_is_right_koma_no_longer_stamps_the_window_s_specimen_on_
     assert errors["now"][0] < errors["gamma"][0] and errors["now"][-1] < errors["gamma"][-1]
 
 
-def test_at_the_start_of_a_session_whose_gain_was_taken_then_koma_leaves_later_drift_out(tmp_path):
-    """Issue 18, the gain taken at the session's start: the shifted window of the first stacks averages
-    drift they do not have yet. It used to be 2x worse than the gamma gain alone there; following the
-    window's trend it is better."""
-    errors = koma_errors(tmp_path, vendor_gain_at=0.0)
-    assert errors["before"][0] > 1.5 * errors["gamma"][0]
-    assert np.all(errors["now"][:3] < errors["gamma"][:3]), errors
+@pytest.mark.parametrize("vendor_gain_at", [0.0, 1.0])
+def test_at_the_end_of_a_session_where_its_gain_was_taken_koma_leaves_the_other_end_s_drift_out(
+    tmp_path, vendor_gain_at
+):
+    """Issue 18, the gain taken at the session's start (or end): the shifted window of the first (last) stacks
+    averages drift they do not have. It used to be 2x worse than the gamma gain alone there; following the
+    window's trend, judged against the stacks' own scatter, it is better at the 3 stacks nearest that end."""
+    errors = koma_errors(tmp_path, vendor_gain_at=vendor_gain_at)
+    end = slice(0, 3) if vendor_gain_at == 0.0 else slice(-3, None)
+    assert np.all(errors["before"][end] > 1.5 * errors["gamma"][end]), errors
+    assert np.all(errors["now"][end] < errors["gamma"][end]), errors
 
 
 @pytest.mark.parametrize("vendor_gain_at", [0.5, 1.0])
@@ -188,10 +192,11 @@ def test_where_the_gamma_gain_is_nearly_right_koma_adds_little(tmp_path, vendor_
     """Issue 18, a session whose stacks' ice is strong at the lowest frequencies (seed 6): where the gamma
     gain is right to about 0.1%, KOMA's window mean carried ice of several times that onto the stacks (up to
     6.5x the gamma gain's error, at 24 of 64 positions, before the low band was judged against the stacks'
-    own scatter). Now at most 6 positions of 32 are worse, and none by 4x."""
+    own scatter and the filter mirrored at the frame's edges). Now at most 6 positions of 32 are worse (4 and
+    2 measured), and none by 2.5x (1.3x and 1.9x)."""
     errors = koma_errors(tmp_path, vendor_gain_at=vendor_gain_at, seed=6)
     ratio = errors["now"] / errors["gamma"]
-    assert np.count_nonzero(ratio > 1) <= 6 and ratio.max() < 4, ratio
+    assert np.count_nonzero(ratio > 1) <= 6 and ratio.max() < 2.5, ratio
 
 
 def test_a_thin_film_is_kept_out_by_its_straight_edge(tmp_path):
