@@ -79,3 +79,12 @@ def test_a_window_of_three_stacks_keeps_the_filter_it_had():
     assert low_band(views) is None
     with_views = koma.correction(total, 3, 120, spread=spread, views=views).pattern
     assert np.array_equal(with_views, koma.correction(total, 3, 120, spread=spread).pattern)
+
+
+def test_a_stack_without_counts_is_left_out_of_the_scatter():
+    """An empty sum (as Spread.add skips it) has no relative image: it must not turn the band into NaN."""
+    rng = np.random.default_rng(7)
+    blocks = [1 + 0.01 * rng.normal(size=(32, 32)) for _ in range(5)] + [np.zeros((32, 32))]
+    low = low_band(Views(8, blocks, [-3.0, -2.0, -1.0, 1.0, 2.0, 3.0]))
+    assert low is not None and np.all(np.isfinite(low.keep)) and np.all(np.isfinite(low.slope_share))
+    assert low_band(Views(8, blocks[2:], [-1.0, 1.0, 2.0, 3.0])) is None  # 3 with counts

@@ -134,22 +134,26 @@ def low_band(views: Views, gain: np.ndarray | None = None) -> LowBand | None:
 
     Without positions the window's mean is taken as the stack's own time and
     the scatter is taken about it. Returns None for windows of fewer than 4
-    stacks, whose scatter says too little.
+    stacks with counts, whose scatter says too little.
     """
-    blocks, positions = views.blocks, views.positions
     gain_blocks = None if gain is None else block_means(np.asarray(gain, np.float32), views.block)
-    n = len(blocks)
+    flats = [
+        np.asarray(image, np.float64) if gain_blocks is None else image * gain_blocks
+        for image in views.blocks
+    ]
+    # A stack without counts (as Spread.add skips it) has no relative image.
+    counted = [k for k, flat in enumerate(flats) if flat.mean() > 0]
+    n = len(counted)
     if n < 4:
         return None
-    known = positions is not None
-    times = np.asarray(positions if known else np.zeros(n), np.float64)
+    known = views.positions is not None
+    times = np.asarray([views.positions[k] for k in counted] if known else np.zeros(n), np.float64)
     centred = times - times.mean()
     spread = float(np.sum(centred**2))
     follow = known and spread > 1e-9
     total = slope = power = None
-    for image, time in zip(blocks, centred, strict=True):
-        flat = np.asarray(image, np.float64) if gain_blocks is None else image * gain_blocks
-        spectrum = scipy.fft.rfft2(flat / flat.mean() - 1.0)
+    for k, time in zip(counted, centred, strict=True):
+        spectrum = scipy.fft.rfft2(flats[k] / flats[k].mean() - 1.0)
         if total is None:
             total, slope, power = np.zeros_like(spectrum), np.zeros_like(spectrum), np.zeros(spectrum.shape)
         total += spectrum
@@ -171,5 +175,5 @@ def low_band(views: Views, gain: np.ndarray | None = None) -> LowBand | None:
     estimate = mean + offset * share * slope
     variance = noise / n + (offset * share) ** 2 * slope_noise
     keep = np.clip(1.0 - MARGIN * variance / np.maximum(_smoothed(np.abs(estimate) ** 2), 1e-30), 0, 1)
-    grid = (np.asarray(blocks[0]).shape[0], np.asarray(blocks[0]).shape[1])
+    grid = (flats[0].shape[0], flats[0].shape[1])
     return LowBand(grid, keep.astype(np.float32), share.astype(np.float32), offset)
