@@ -12,6 +12,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mrczflow import mrcz, outliers
 from mrczflow.koma.noise import correlated_noise
@@ -116,3 +118,26 @@ def test_step_writes_mask_defects_and_stats(tmp_path):
     x, y, w, h = map(int, lines[0].split())
     assert (w, h) == (1, 1) and flags[y, x] & 3
     assert json.loads((tmp_path / "s.json").read_text())["hot"] == stats["hot"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    by=st.integers(3, 40),
+    bx=st.integers(3, 40),
+    block=st.integers(1, 40),
+    extra_y=st.integers(0, 39),
+    extra_x=st.integers(0, 39),
+    seed=st.integers(0, 2**31),
+)
+def test_the_background_level_is_scipy_s_bilinear_zoom_to_float32_rounding(
+    by, bx, block, extra_y, extra_x, seed
+):
+    """The two-pass upsampling of the background gives what ndimage.zoom(order=1, grid_mode) gave, any shape."""
+    from scipy import ndimage
+
+    from mrczflow.outliers.detect import _bilinear
+
+    shape = (by * block + extra_y % block, bx * block + extra_x % block) if block > 1 else (by, bx)
+    blocks = np.random.default_rng(seed).uniform(1, 100, (by, bx))
+    zoomed = ndimage.zoom(blocks, (shape[0] / by, shape[1] / bx), order=1, mode="nearest", grid_mode=True)
+    assert np.allclose(_bilinear(blocks, shape), zoomed[: shape[0], : shape[1]], rtol=2e-6, atol=0)
