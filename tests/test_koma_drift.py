@@ -11,10 +11,7 @@ from mrczflow.koma.correction import Spread
 from mrczflow.koma.drift import BAND, Views, low_band
 from mrczflow.koma.screen import block_means, edge_block
 
-
-def smooth(shape, scale, rng):
-    image = ndimage.gaussian_filter(rng.normal(size=shape), scale, mode="wrap")
-    return image / image.std()
+from .koma_images import smooth
 
 
 def low_pass(image):

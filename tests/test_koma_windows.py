@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy import ndimage
 
 from mrczflow import koma
 from mrczflow.koma.correction import Spread
@@ -16,6 +15,8 @@ from mrczflow.koma.screen import edge_strength
 from mrczflow.koma.settings import KomaSettings
 from mrczflow.koma.steps import koma_sum, window_correction
 from mrczflow.storage.sums import write_stack_sum
+
+from .koma_images import smooth
 
 
 @given(st.data())
@@ -29,11 +30,6 @@ def test_spares_widen_a_window_around_the_same_stacks(data):
     assert wide_lo <= lo and hi <= wide_hi and wide_lo <= index < wide_hi
     assert wide_hi - wide_lo == min(2 * (radius + spare) + 1, n)
     assert koma.window(index, n, radius, 0) == (lo, hi)
-
-
-def smooth(shape, scale, rng):
-    image = ndimage.gaussian_filter(rng.normal(size=shape), scale, mode="wrap")
-    return image / image.std()
 
 
 def test_the_window_s_halves_keep_its_specimen_out_of_the_pattern():
