@@ -109,6 +109,18 @@ def peak_rss_by_rule(dest: Path) -> dict[str, float]:
     return peaks
 
 
+def seconds_by_rule(dest: Path) -> dict[str, tuple[int, float, float]]:
+    """Jobs, summed wall seconds and summed CPU seconds of each rule, from Snakemake's benchmark files."""
+    totals: dict[str, tuple[int, float, float]] = {}
+    for tsv in (dest / "logs" / "benchmark").glob("*/*.tsv"):
+        with tsv.open() as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                jobs, wall, cpu = totals.get(tsv.parent.name, (0, 0.0, 0.0))
+                busy = float(row["cpu_time"]) if row["cpu_time"] not in ("-", "NA", "") else 0.0
+                totals[tsv.parent.name] = (jobs + 1, wall + float(row["s"]), cpu + busy)
+    return totals
+
+
 def folder_bytes(folder: Path, pattern: str = "*") -> int:
     return sum(f.stat().st_size for f in folder.rglob(pattern) if f.is_file())
 
@@ -153,6 +165,13 @@ def main(n_movies: int, frames: int, shape: tuple[int, int], eer: bool, keep: bo
         )
         for sub in sorted(p.name for p in results.iterdir() if p.is_dir()):
             print(f"  results/{sub}: {folder_bytes(results / sub) / archive:.3f}x the archive")
+        print(
+            "per rule, from Snakemake's benchmark files: jobs, wall s a job, CPU s a job, share of all jobs' wall"
+        )
+        times = seconds_by_rule(dest)
+        all_wall = sum(wall for _, wall, _ in times.values())
+        for rule, (jobs, wall, cpu) in sorted(times.items()):
+            print(f"  {rule:>16}: {jobs:3d} {wall / jobs:6.1f} {cpu / jobs:6.1f} {wall / all_wall:6.1%}")
         print("peak RSS per rule (MB, from Snakemake's benchmark files):")
         for rule, rss in sorted(peak_rss_by_rule(dest).items()):
             print(f"  {rule:>16}: {rss:7.0f}")

@@ -59,3 +59,24 @@ def test_a_function_named_like_its_module_can_be_patched():
         "assert koma.correction is len and mrczflow.koma.correction is len\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_reading_an_archive_does_not_load_the_compressor(tmp_path):
+    """Every job after ingest only reads archives: imagecodecs decodes them, and ``blosc2`` (0.35 s to
+    import: numexpr, asyncio, an HTTP client) loads only to write one."""
+    path = tmp_path / "a.mrcz"
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from mrczflow import mrcz\n"
+        "path = sys.argv[1]\n"
+        "if sys.argv[2] == 'write':\n"
+        "    mrcz.write(path, np.arange(2 * 30 * 40, dtype=np.uint8).reshape(2, 30, 40))\n"
+        "    assert 'blosc2' in sys.modules\n"
+        "else:\n"
+        "    data = mrcz.read(path)\n"
+        "    assert data.shape == (2, 30, 40) and data[1, 29, 39] == (2 * 30 * 40 - 1) % 256\n"
+        "    assert 'blosc2' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path), "write"], check=True)
+    subprocess.run([sys.executable, "-c", code, str(path), "read"], check=True)
