@@ -167,7 +167,8 @@ class Spread:
         level = float(np.mean(image))
         if level <= 0:
             return
-        relative = np.asarray(image, np.float32) * np.float32(sign / level)
+        # One float32 image, scaled in the cast and reused in place (the same bits as a cast, then a product).
+        relative = np.multiply(image, np.float32(sign / level), dtype=np.float32)
         self.n[half] += sign
         self.q[half] += relative
         if position is None:
@@ -177,7 +178,8 @@ class Spread:
         self.t2 += sign * position**2
         if self.q1 is None:
             self.q1 = np.zeros(relative.shape, np.float32)
-        self.q1 += np.float32(position) * relative
+        relative *= np.float32(position)
+        self.q1 += relative
 
     def merge(self, other: Spread) -> None:
         """Take in ``other``'s stacks (their positions are not comparable: no trend after)."""
