@@ -192,11 +192,11 @@ def test_where_the_gamma_gain_is_nearly_right_koma_adds_little(tmp_path, vendor_
     """Issue 18, a session whose stacks' ice is strong at the lowest frequencies (seed 6): where the gamma
     gain is right to about 0.1%, KOMA's window mean carried ice of several times that onto the stacks (up to
     6.5x the gamma gain's error, at 24 of 64 positions, before the low band was judged against the stacks'
-    own scatter and the filter mirrored at the frame's edges). Now at most 6 positions of 32 are worse (4 and
-    2 measured), and none by 2.5x (1.3x and 1.9x)."""
+    own scatter, the filter mirrored at the frame's edges and read-out lines filtered apart). Now at most 4
+    positions of 32 are worse (1 and 2 measured; 4 and 2 before the lines), and none by 2.2x (1.01x and 1.8x)."""
     errors = koma_errors(tmp_path, vendor_gain_at=vendor_gain_at, seed=6)
     ratio = errors["now"] / errors["gamma"]
-    assert np.count_nonzero(ratio > 1) <= 6 and ratio.max() < 2.5, ratio
+    assert np.count_nonzero(ratio > 1) <= 4 and ratio.max() < 2.2, ratio
 
 
 def test_a_thin_film_is_kept_out_by_its_straight_edge(tmp_path):

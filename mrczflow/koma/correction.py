@@ -30,6 +30,13 @@ too little: there :mod:`.drift` takes each stack's scatter about the
 window's trend, and the pattern at the stack's own time replaces both of the
 above.
 
+Read-out lines (a row's or a column's offset over half the frame, as a
+CMOS read-out leaves them) are taken out before the 2-D filter and filtered
+on their own (:func:`_half_lines`): a line over half the frame spreads its
+power over every frequency along its normal, so the 2-D filter kept those
+frequencies and, with them, the window's noise as lines in the other half.
+A half line's mean averages hundreds of pixels, so its noise is small.
+
 ``benchmarks/bench_koma.py`` (section 5) measures them, per stack position.
 """
 
@@ -68,6 +75,59 @@ def _mirror_pads(shape: tuple[int, ...]) -> tuple[tuple[int, int], tuple[int, in
     return pads[0], pads[1]
 
 
+#: Half lines' profiles are high-passed over this many px (along the line's normal): slower change is left to the 2-D filter.
+LINE_SMOOTHING = 32
+
+
+#: A half line: the part of the frame it spans, its profile (shaped to broadcast there) and the pixels each value averages.
+HalfLine = tuple[tuple[slice, slice], np.ndarray, int]
+
+
+def _half_lines(image: np.ndarray) -> list[HalfLine]:
+    """The image's read-out lines, each half of the frame apart: the means of the rows of its left and of its
+    right half, then (with those taken out) of the columns of its top and of its bottom half, each high-passed
+    over :data:`LINE_SMOOTHING` px so that slower change stays with the 2-D filter."""
+    ny, nx = image.shape
+    if ny < 4 or nx < 4:
+        return []
+
+    def high_pass(profile: np.ndarray) -> np.ndarray:
+        return profile - ndimage.uniform_filter1d(profile, min(LINE_SMOOTHING, profile.size), mode="reflect")
+
+    found: list[HalfLine] = []
+    for columns in (slice(0, nx // 2), slice(nx // 2, nx)):
+        profile = high_pass(image[:, columns].mean(axis=1, dtype=np.float64))
+        found.append(((slice(None), columns), profile[:, None], columns.stop - columns.start))
+    for rows in (slice(0, ny // 2), slice(ny // 2, ny)):
+        means = image[rows, :].mean(axis=0, dtype=np.float64)
+        for (_, columns), profile, _ in found[:2]:  # what the row lines put into these columns' means
+            means[columns] -= profile[rows].mean()
+        found.append(((rows, slice(None)), high_pass(means)[None, :], rows.stop - rows.start))
+    return found
+
+
+def _kept_lines(lines: list[HalfLine], noise_variance: float, noise: list[HalfLine] | None) -> list[HalfLine]:
+    """Each half line scaled by the share of its power above its noise: white noise of ``noise_variance`` per
+    pixel over the pixels it averages, or what the same lines of the measured noise hold, whichever is larger."""
+    kept = []
+    for k, (where, profile, pixels) in enumerate(lines):
+        floor = noise_variance / pixels
+        if noise:
+            floor = max(floor, float(np.mean(np.square(noise[k][1]))))
+        power = float(np.mean(np.square(profile)))
+        if power > floor:
+            kept.append((where, (1.0 - floor / power) * profile, pixels))
+    return kept
+
+
+def _take_out(image: np.ndarray, lines: list[HalfLine], sign: float = -1.0) -> np.ndarray:
+    """``image`` (a float32 copy) with ``lines`` taken out (``sign`` -1) or put in (+1)."""
+    image = np.array(image, np.float32)
+    for where, profile, _ in lines:
+        image[where] += np.float32(sign) * profile.astype(np.float32)
+    return image
+
+
 def wiener(
     pattern: np.ndarray,
     noise_variance: float,
@@ -102,6 +162,16 @@ def wiener(
     """
     frame = pattern.shape
     pads = _mirror_pads(frame)
+    # Read-out lines (a row or column offset over half the frame) spread their power over every frequency
+    # along the line's normal: the 2-D filter kept those frequencies and with them the window's noise, as
+    # lines, in the other half. Each half line's mean is far less noisy (hundreds of pixels): filtered alone.
+    lines = _half_lines(pattern)
+    pattern = _take_out(pattern, lines)
+    noise_lines = None
+    if measured_noise is not None:
+        noise_lines = _half_lines(measured_noise)
+        measured_noise = _take_out(measured_noise, noise_lines)
+    lines = _kept_lines(lines, noise_variance, noise_lines)
 
     def mirrored(image: np.ndarray) -> np.ndarray:
         return np.pad(np.asarray(image, np.float32), pads, mode="symmetric")
@@ -134,7 +204,7 @@ def wiener(
         low.replace(spectrum, raw, slope_band, shape, frame)
     filtered = scipy.fft.irfft2(spectrum, s=shape, workers=-1)
     inside = filtered[pads[0][0] : pads[0][0] + frame[0], pads[1][0] : pads[1][0] + frame[1]]
-    return inside.astype(np.float32), kept
+    return _take_out(inside, lines, sign=1.0), kept
 
 
 @dataclasses.dataclass
