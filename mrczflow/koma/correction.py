@@ -151,8 +151,10 @@ def wiener(
     (smoothed, clipped to 0..1): down where the stack's own time lies toward
     less of it. ``low``: the window's lowest frequencies as its stacks'
     scatter judges them (:func:`.drift.low_band`); there the pattern at the
-    stack's own time replaces all of the above. Returns the filtered pattern
-    (float32) and the share of its power kept.
+    stack's own time replaces all of the above. Read-out lines are taken out
+    first and kept by their own noise (:func:`_half_lines`); they are added
+    back after. Returns the filtered pattern (float32) and the share of the
+    power kept of the pattern without its lines.
 
     The images are mirrored at the frame's edges (by at least :data:`MIRROR`
     px, to fast FFT lengths) before they are transformed: a periodic
