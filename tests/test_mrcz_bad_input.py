@@ -157,3 +157,17 @@ def test_cli_bad_input_one_line_nonzero_exit_no_output(tmp_path, counts):
     assert sorted(p.name for p in out.iterdir()) == ["ok.mrcz"]
     result = CliRunner().invoke(main, ["info", str(tmp_path / "bad.mrc")])
     assert result.exit_code == 1 and "truncated" in result.stderr
+
+
+def test_a_frame_is_never_decoded_into_a_copy_of_a_strided_buffer():
+    """imagecodecs decodes into a flat view of the buffer; of a strided one that would be a copy (the frame lost)."""
+    from mrczflow.mrcz.codec import DEFAULT_COMPRESSION, compress_frame, decompress_frame
+
+    frame = np.arange(12 * 10, dtype=np.uint8).reshape(12, 10)
+    chunk = compress_frame(frame, DEFAULT_COMPRESSION.resolved(frame))
+    out = np.zeros((12, 20), np.uint8)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        decompress_frame(chunk, out[:, ::2], 1)
+    flat = np.zeros_like(frame)
+    decompress_frame(chunk, flat, 1)
+    assert np.array_equal(flat, frame)

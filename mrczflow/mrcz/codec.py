@@ -149,6 +149,8 @@ def decompress_frame(chunk: bytes | memoryview, out: np.ndarray, threads: int) -
 
     The caller has checked that the chunk's header holds ``out.nbytes`` bytes.
     """
+    if not out.flags.c_contiguous:  # a flat view of it would be a copy, and the frame would land there
+        raise ValueError("decompress_frame needs a C-contiguous frame buffer")
     imagecodecs.blosc2_decode(chunk, out=out.reshape(-1).view(np.uint8), numthreads=threads)
 
 
