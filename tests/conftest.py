@@ -11,9 +11,11 @@ from hypothesis import settings
 
 # CI replays the same examples every run (a push must not land or fail by chance); locally each run
 # explores new ones, and a failure found is kept in .hypothesis/ and replayed until fixed.
-settings.register_profile("ci", derandomize=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+# No example has a deadline: tests never assert on wall time, and hypothesis' default (200 ms an
+# example) is one that a busy 2-core machine can miss on examples that write files.
+settings.register_profile("local", deadline=None)
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "local")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
