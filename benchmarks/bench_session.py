@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -99,25 +100,32 @@ def decode_seconds(paths: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def peak_rss_by_rule(dest: Path) -> dict[str, float]:
-    peaks: dict[str, float] = {}
+def benchmark_rows(dest: Path) -> Iterator[tuple[str, dict[str, float]]]:
+    """Each job's row of Snakemake's benchmark files, as (rule, numbers); a missing figure ("-", "NA") is 0."""
     for tsv in (dest / "logs" / "benchmark").glob("*/*.tsv"):
         with tsv.open() as handle:
             for row in csv.DictReader(handle, delimiter="\t"):
-                rss = float(row["max_rss"]) if row["max_rss"] not in ("-", "NA", "") else 0.0
-                peaks[tsv.parent.name] = max(peaks.get(tsv.parent.name, 0.0), rss)
+                numbers = {
+                    key: float(value) if value not in ("-", "NA", "") else 0.0
+                    for key, value in row.items()
+                    if key != "h:m:s"
+                }
+                yield tsv.parent.name, numbers
+
+
+def peak_rss_by_rule(dest: Path) -> dict[str, float]:
+    peaks: dict[str, float] = {}
+    for rule, row in benchmark_rows(dest):
+        peaks[rule] = max(peaks.get(rule, 0.0), row["max_rss"])
     return peaks
 
 
 def seconds_by_rule(dest: Path) -> dict[str, tuple[int, float, float]]:
     """Jobs, summed wall seconds and summed CPU seconds of each rule, from Snakemake's benchmark files."""
     totals: dict[str, tuple[int, float, float]] = {}
-    for tsv in (dest / "logs" / "benchmark").glob("*/*.tsv"):
-        with tsv.open() as handle:
-            for row in csv.DictReader(handle, delimiter="\t"):
-                jobs, wall, cpu = totals.get(tsv.parent.name, (0, 0.0, 0.0))
-                busy = float(row["cpu_time"]) if row["cpu_time"] not in ("-", "NA", "") else 0.0
-                totals[tsv.parent.name] = (jobs + 1, wall + float(row["s"]), cpu + busy)
+    for rule, row in benchmark_rows(dest):
+        jobs, wall, cpu = totals.get(rule, (0, 0.0, 0.0))
+        totals[rule] = (jobs + 1, wall + row["s"], cpu + row["cpu_time"])
     return totals
 
 
