@@ -141,8 +141,9 @@ def low_band(views: Views, gain: np.ndarray | None = None) -> LowBand | None:
         np.asarray(image, np.float64) if gain_blocks is None else image * gain_blocks
         for image in views.blocks
     ]
+    levels = [float(flat.mean()) for flat in flats]
     # A stack without counts (as Spread.add skips it) has no relative image.
-    counted = [k for k, flat in enumerate(flats) if flat.mean() > 0]
+    counted = [k for k, level in enumerate(levels) if level > 0]
     n = len(counted)
     if n < 4:
         return None
@@ -153,7 +154,7 @@ def low_band(views: Views, gain: np.ndarray | None = None) -> LowBand | None:
     follow = known and spread > 1e-9
     total = slope = power = None
     for k, time in zip(counted, centred, strict=True):
-        spectrum = scipy.fft.rfft2(flats[k] / flats[k].mean() - 1.0)
+        spectrum = scipy.fft.rfft2(flats[k] / levels[k] - 1.0)
         if total is None:
             total, slope, power = np.zeros_like(spectrum), np.zeros_like(spectrum), np.zeros(spectrum.shape)
         total += spectrum

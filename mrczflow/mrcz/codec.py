@@ -48,13 +48,18 @@ AUTO_NOSHUFFLE_MEAN = 3.0
 
 
 @functools.cache
-def _blosc2() -> Any:
-    """The ``blosc2`` package, loaded on the first compressed frame (only writers need it)."""
+def _blosc2() -> tuple[Any, dict[str, Any]]:
+    """The ``blosc2`` package and its filter for each shuffle, loaded on the first compressed frame (only writers need them)."""
     import blosc2
 
     # Lets frames be compressed in parallel Python threads; changes no output.
     blosc2.set_releasegil(True)
-    return blosc2
+    filters = {
+        "bitshuffle": blosc2.Filter.BITSHUFFLE,
+        "shuffle": blosc2.Filter.SHUFFLE,
+        "none": blosc2.Filter.NOFILTER,
+    }
+    return blosc2, filters
 
 
 def available_threads() -> int:
@@ -124,12 +129,7 @@ def compress_frame(frame: np.ndarray, settings: Compression, threads: int | None
     ``threads`` overrides ``settings.threads`` (1 when frames are compressed in
     parallel Python threads).
     """
-    blosc2 = _blosc2()
-    filters = {
-        "bitshuffle": blosc2.Filter.BITSHUFFLE,
-        "shuffle": blosc2.Filter.SHUFFLE,
-        "none": blosc2.Filter.NOFILTER,
-    }
+    blosc2, filters = _blosc2()
     return blosc2.compress2(
         frame,
         codec=getattr(blosc2.Codec, settings.codec.upper()),
