@@ -210,6 +210,20 @@ def test_lint_is_clean(tmp_path):
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
 
 
+def test_movies_are_ingested_side_by_side_on_two_cores_and_with_two_threads_in_a_submission(tmp_path, raw):
+    """Locally each ingest takes one core (a second only read ahead: 1.3 cores used of 2 on K2 movies), so
+    two movies are ingested at once on 2 cores; the cluster profile, whose submissions run their jobs one at
+    a time, gives ingest both cores of its submission."""
+    dest = deploy(tmp_path / "wf")
+    configure(dest, movies=str(raw / "movies" / "*.mrc"), gamma=NO_GAMMA, koma=NO_KOMA)
+    plan = snakemake(dest, "-n", "--cores", "2")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    jobs = [block for block in plan.stdout.split("rule ")[1:] if block.startswith("ingest:")]
+    assert len(jobs) == 4 and not any("threads:" in job for job in jobs)
+    profile = yaml.safe_load((REPO / "profiles" / "cluster" / "config.yaml").read_text())
+    assert profile["set-threads"]["ingest"] == 2 and profile["cores"] == 2
+
+
 def test_eer_movies(tmp_path):
     from .eer_files import write_eer
 
