@@ -33,7 +33,7 @@ from ..outliers.fill import FrameFill, filled_sum
 from ..storage.sums import read_stack_sum
 from .correction import Correction, Spread, correction
 from .drift import Views
-from .noise import CorrelationAccumulator, HalfSums
+from .noise import HalfSums, ScaledCorrelation
 from .screen import block_means, contrast, edge_block, window_screen
 from .settings import KomaSettings
 from .windows import nearest
@@ -432,13 +432,13 @@ def noise_after(
     stack a frame at a time; holds one frame.
     """
     rows = score_rows(mrcz.read_header(counts_path).shape[1])
-    after = [CorrelationAccumulator() for _ in fixes]
     with _stack_frames(counts_path, flags_path, rows) as (shape, frames):
         scored = len(range(*rows.indices(shape[1])))
-        restricted = [fix if fix.pattern.shape[0] == scored else fix.rows(rows) for fix in fixes]
+        after = [(fix if fix.pattern.shape[0] == scored else fix.rows(rows)).correlation() for fix in fixes]
         for _, frame in frames:
-            for fix, accumulator in zip(restricted, after, strict=True):
-                accumulator.add(fix.apply(frame))
+            squared = np.square(frame)  # once for every fix
+            for accumulator in after:
+                accumulator.add(frame, squared)
     return [accumulator.value for accumulator in after]
 
 
@@ -483,7 +483,7 @@ def koma(
     rows = score_rows(n_rows)
     scored = fix.rows(rows)  # the correction on the scored rows: the whole frame only for a movie
     on_rows = slice(None) if movie_out is None else rows  # the frames' rows that are scored
-    before, after = CorrelationAccumulator(), CorrelationAccumulator()
+    before, after = ScaledCorrelation(None if applied is None else applied[rows]), scored.correlation()
     halves = HalfSums()  # of the outlier-filled frames, for the fixed-pattern DQE loss
     writer = None
     # Frames on the scored rows only, unless the whole movie is written.
@@ -496,8 +496,8 @@ def koma(
         try:
             with progress(shape[0], f"koma {stack}") as bar:
                 for raw, frame in frames:
-                    before.add(raw[rows] if applied is None else raw[rows] * applied[rows])
-                    after.add(scored.apply(frame[on_rows]))
+                    before.add(raw[rows])  # the gain alone, on the frame as recorded
+                    after.add(frame[on_rows])
                     halves.add(frame[on_rows])
                     if writer is not None:
                         writer.write_frame(fix.apply(frame).astype(movie_dtype))
