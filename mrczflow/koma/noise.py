@@ -57,7 +57,8 @@ class ScaledCorrelation:
     centred norm ``s = sqrt(<x^2, c^2> - N m^2)``, and the sum of the standardised products is
     ``c * sum_i x_i / s_i - sum_i m_i / s_i``: only ``sum_i x_i / s_i`` is held (float32, one frame's
     size). The products of pixels are summed a row at a time in float32 and the rows in float64 (a float32
-    BLAS dot over millions of pixels drifts by ~1e-6 of its value, enough to move the value by 1e-7).
+    BLAS dot over a K2 frame's scored rows was off by 5e-7 of its value; this, by 1e-10). Holds three
+    frame-sized float32 arrays: the factor (a correction's own, not copied), its square and that sum.
     ``factor`` None: the frames as they are.
     """
 
