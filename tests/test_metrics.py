@@ -92,6 +92,8 @@ def test_scaled_correlation_refuses_what_has_no_value():
         ScaledCorrelation(np.full((4, 4), 2.0)).add(np.full((4, 4), 3.0))
     with pytest.raises(ValueError, match="constant frame"):
         ScaledCorrelation().add(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        ScaledCorrelation(np.ones((4, 4))).add(np.where(np.eye(4) > 0, np.nan, 1.0))
     with pytest.raises(ValueError, match="factor of"):
         ScaledCorrelation(np.ones((4, 4))).add(np.ones((4, 5)))
     one = ScaledCorrelation()

@@ -82,6 +82,8 @@ class ScaledCorrelation:
             total, power = _row_dots(x, self.factor), _row_dots(squared, self.factor_squared)
         mean = total / x.size
         norm2 = power - x.size * mean * mean
+        if not np.isfinite(norm2):
+            raise ValueError("a frame or the factor holds NaN or infinity: its correlation is not defined")
         if not norm2 > 1e-10 * power:  # a constant frame: its spread is rounding only
             raise ValueError("a constant frame has no defined correlation")
         scale = np.float32(1.0 / np.sqrt(norm2))
