@@ -48,18 +48,20 @@ AUTO_NOSHUFFLE_MEAN = 3.0
 
 
 @functools.cache
-def _blosc2() -> tuple[Any, dict[str, Any]]:
-    """The ``blosc2`` package and its filter for each shuffle, loaded on the first compressed frame (only writers need them)."""
+def _blosc2() -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The ``blosc2`` package, its codec for each codec name and its filter for each shuffle, loaded on the
+    first compressed frame (only writers need them)."""
     import blosc2
 
     # Lets frames be compressed in parallel Python threads; changes no output.
     blosc2.set_releasegil(True)
+    codecs = {name: getattr(blosc2.Codec, name.upper()) for name in CODEC_IDS}
     filters = {
         "bitshuffle": blosc2.Filter.BITSHUFFLE,
         "shuffle": blosc2.Filter.SHUFFLE,
         "none": blosc2.Filter.NOFILTER,
     }
-    return blosc2, filters
+    return blosc2, codecs, filters
 
 
 def available_threads() -> int:
@@ -129,10 +131,10 @@ def compress_frame(frame: np.ndarray, settings: Compression, threads: int | None
     ``threads`` overrides ``settings.threads`` (1 when frames are compressed in
     parallel Python threads).
     """
-    blosc2, filters = _blosc2()
+    blosc2, codecs, filters = _blosc2()
     return blosc2.compress2(
         frame,
-        codec=getattr(blosc2.Codec, settings.codec.upper()),
+        codec=codecs[settings.codec],
         clevel=settings.level,
         filters=[filters[settings.shuffle]],
         filters_meta=[0],
