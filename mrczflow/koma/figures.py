@@ -57,7 +57,7 @@ def plot_radius(
 ) -> None:
     """Correlated noise versus KOMA radius on sample stacks of this session (paper Fig. 12).
 
-    ``configured``: the session's ``koma.radius``, drawn as a line.
+    ``configured``: the radius rule koma used (``koma.radius``, clamped to a short session), drawn as a line.
     """
     if not curves:
         return empty(path, "KOMA off")
@@ -73,7 +73,7 @@ def plot_radius(
     axes.plot(radii, [np.mean(mean[r]) for r in radii], "k-", lw=2.5, label="mean")
     axes.axhline(baseline, color="grey", ls="--", label="gain only (mean)")
     if configured is not None:
-        axes.axvline(configured, color="tab:red", ls=":", label=f"koma.radius = {configured}")
+        axes.axvline(configured, color="tab:red", ls=":", label=f"radius in force = {configured}")
     axes.axhline(0, color="k", lw=0.5)
     axes.set(
         xlabel="KOMA radius a (stacks)",

@@ -410,6 +410,9 @@ def window_correction(
     info = {
         "window": sorted([*used, *left_out, *spare, own_info["stack"]]),
         "window_stacks_used": len(used),
+        # Each used stack's place from this one (None: places unknown): the report's radius curve takes
+        # this step's own measurement for the window it is (report.radius), instead of making it again.
+        "window_places": {s: window.members[s].position for s in used} if centre is not None else None,
         "excluded_in_window": sorted(left_out),
         "spare_unused": sorted(spare),
         "high_contrast": verdicts[own_info["stack"]] if decision == "auto" else decision == "exclude",

@@ -31,6 +31,9 @@ def radius_curves(
 ) -> tuple[dict[str, list[tuple[int, float]]], float]:
     """Correlated noise vs KOMA radius for up to ``samples`` ordinary stacks, from the session's own sums.
 
+    The radii are :data:`RADII` and the one in force (rule koma's, from its
+    record), up to the largest a window of the session can have.
+
     The windows of growing radius are nested, so each sample reads each sum
     of its largest window once. ``gain_template`` is the gain applied before
     KOMA (``{stack}`` is filled in), oriented by ``gain`` (None: already
@@ -38,7 +41,11 @@ def radius_curves(
     gamma fit, as rule apply_gain does); ``flags`` says the outlier masks exist. Returns the curves and
     the mean correlated noise with the gain alone. Holds, per thread
     (``threads`` samples at once), one frame, two sums and each radius's
-    correction on the scored rows; reads each sample stack once.
+    correction on the scored rows; reads each sample stack once, and not
+    at all when rule koma measured every point already: a radius whose
+    window uses the very stacks, at the same places, that the stack's KOMA
+    step used (its record's ``window_places``) takes that step's measured
+    noise (the same correction of the same frames) instead of making it again.
     """
     koma = koma or KomaSettings()
     orientation = gain or GainSettings()
@@ -60,22 +67,30 @@ def radius_curves(
             gamma, _ = GammaFit.from_dict(session.gamma).gamma(float(session.ingest[stack]["dose_rate"]))
             gain_image = gain_to_gamma(gain_image, gamma)
         flags_path = paths.of("mask", stack) if flags else None
+        record = session.koma.get(stack, {})
+        measured = _measured_window(record, koma, gain_path is not None, flags)
+        in_force = record.get("radius")  # drawn too (the curve's point for this session), when not in RADII
         sums = WindowSum(stack, shape, koma)
         added: set[str] = {stack}
-        radii, fixes = [], []
-        for radius in [r for r in RADII if r <= largest]:
+        points: list[tuple[int, float | None]] = []  # None: measured below
+        fixes = []
+        for radius in sorted(r for r in {*RADII, in_force} if isinstance(r, int) and 1 <= r <= largest):
             lo, hi = window(index, len(stacks), radius)
             for place, other in enumerate(stacks[lo:hi], start=lo):
                 if other not in added:
                     added.add(other)
                     sums.add(paths.of("sums", other), place - index)  # its place, as rule koma gives it
-            if not sums.used:  # every stack so far kept out by the screen (or none yet)
+            used = sums.used
+            if not used:  # every stack so far kept out by the screen (or none yet)
+                continue
+            if measured is not None and {s: sums.members[s].position for s in used} == measured[0]:
+                points.append((radius, measured[1]))  # the window rule koma used: its own measurement
                 continue
             # On the scored rows only: one correction per radius, the stack read once for all.
-            radii.append(radius)
+            points.append((radius, None))
             fixes.append(sums.correction(gain_image).rows(score_rows(shape[0])))
-        noise = noise_after(paths.of("archive", stack), fixes, flags_path) if fixes else []
-        return list(zip(radii, noise, strict=True))
+        noise = iter(noise_after(paths.of("archive", stack), fixes, flags_path) if fixes else [])
+        return [(radius, next(noise) if value is None else value) for radius, value in points]
 
     # numpy, the FFTs and decompression release the GIL: samples in parallel on the job's threads.
     samples = list(dict.fromkeys(picks))
@@ -83,3 +98,21 @@ def radius_curves(
         curves = dict(zip(samples, pool.map(curve, samples), strict=True))
     baseline = float(np.mean([session.koma[s]["correlated_noise_before"] for s in usable]))
     return curves, baseline
+
+
+def _measured_window(
+    record: dict, koma: KomaSettings, gained: bool, flags: bool
+) -> tuple[dict[str, float], float] | None:
+    """The window a stack's KOMA step used (each used stack's place) and the noise it measured after it,
+    when that step corrected as the curve does (the same form, denoising, outlier fill, and a gain or
+    none); else None."""
+    places = record.get("window_places")
+    if (
+        not places
+        or record.get("form") != koma.form
+        or record.get("denoised") != koma.denoise
+        or record.get("outlier_filtered") != flags
+        or (record.get("gain", "none") != "none") != gained
+    ):
+        return None
+    return {stack: float(place) for stack, place in places.items()}, float(record["correlated_noise_after"])

@@ -122,7 +122,9 @@ def session_report(
         koma_records = {s: session.koma[s] for s in stacks if s in session.koma}
         plot_koma(koma_records, out / "koma.png", stamps(list(koma_records)))
         curves, baseline = pending.result() if pending else ({}, float("nan"))
-    plot_radius(curves, baseline, out / "koma_radius.png", configured=koma.radius)
+    # The radius rule koma used: the configured one, clamped to a short session (the stacks' records say).
+    in_force = next((r["radius"] for r in session.koma.values() if "radius" in r), koma.radius)
+    plot_radius(curves, baseline, out / "koma_radius.png", configured=in_force)
     with atomic_path(out / "summary.html") as tmp:
         tmp.write_text(summary_html(session, config))
     with atomic_path(out / "front_page.html") as tmp:
