@@ -80,7 +80,8 @@ def radius_curves(
                 if other not in added:
                     added.add(other)
                     sums.add(paths.of("sums", other), place - index)  # its place, as rule koma gives it
-            used = sums.used
+            verdicts = sums.judge()  # the screen once: the window's choice and its correction share it
+            used, _, _ = sums.choose(verdicts)
             if not used:  # every stack so far kept out by the screen (or none yet)
                 continue
             if measured is not None and {s: sums.members[s].position for s in used} == measured[0]:
@@ -88,7 +89,7 @@ def radius_curves(
                 continue
             # On the scored rows only: one correction per radius, the stack read once for all.
             points.append((radius, None))
-            fixes.append(sums.correction(gain_image).rows(score_rows(shape[0])))
+            fixes.append(sums.correction(gain_image, verdicts).rows(score_rows(shape[0])))
         noise = iter(noise_after(paths.of("archive", stack), fixes, flags_path) if fixes else [])
         return [(radius, next(noise) if value is None else value) for radius, value in points]
 
