@@ -438,8 +438,10 @@ def noise_after(
     with _stack_frames(counts_path, flags_path, rows) as (shape, frames):
         scored = len(range(*rows.indices(shape[1])))
         after = [(fix if fix.pattern.shape[0] == scored else fix.rows(rows)).correlation() for fix in fixes]
+        # The frame's square, once for every fix that scales (the subtract form's accumulator has no use for it).
+        scaling = any(isinstance(accumulator, ScaledCorrelation) for accumulator in after)
         for _, frame in frames:
-            squared = np.square(frame)  # once for every fix
+            squared = np.square(frame) if scaling else None
             for accumulator in after:
                 accumulator.add(frame, squared)
     return [accumulator.value for accumulator in after]
