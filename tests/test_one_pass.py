@@ -162,6 +162,8 @@ def test_scoring_on_rows_equals_scoring_the_whole_frames_on_those_rows(tmp_path)
     assert noise_after(tmp_path / "m.mrcz", [fix.rows(rows) for fix in fixes]) == pytest.approx(
         expected, abs=3e-8
     )
+    # The subtract form alone (no frame is squared for it).
+    assert noise_after(tmp_path / "m.mrcz", fixes[1:]) == pytest.approx(expected[1:], abs=3e-8)
 
 
 @settings(max_examples=25, deadline=None)
