@@ -3,6 +3,8 @@ noise, the straight-edge screen and the fixed-pattern DQE loss."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -11,9 +13,9 @@ from hypothesis import strategies as st
 from mrczflow import koma
 from mrczflow.koma.correction import Spread
 from mrczflow.koma.noise import HalfSums, fast_shape, fixed_pattern_loss
-from mrczflow.koma.screen import edge_strength
+from mrczflow.koma.screen import edge_block, edge_strength
 from mrczflow.koma.settings import KomaSettings
-from mrczflow.koma.steps import koma_sum, window_correction
+from mrczflow.koma.steps import koma_sum, read_sum, window_correction
 from mrczflow.storage.sums import write_stack_sum
 
 from .koma_images import smooth
@@ -155,10 +157,13 @@ def test_a_window_with_a_film_kept_out_is_topped_up_from_the_nearest_spare(tmp_p
     assert window_correction(paths[3], paths[lo:hi])[1]["window_stacks_used"] == 7
 
 
-def test_a_window_reads_its_spares_once_and_again_only_to_top_up(tmp_path, monkeypatch):
-    """The nearest stacks enter the window's sum as they are read and the spares only join the screen:
-    with no stack kept out each sum is read once; a film among the nearest costs two reads more (it
-    leaves, the nearest spare enters). The correction is that of the stacks used, as if given alone."""
+@pytest.mark.parametrize("stored", [True, False])
+def test_a_window_reads_its_spares_once_and_again_only_to_top_up(tmp_path, monkeypatch, stored):
+    """The nearest stacks enter the window's sum as they are read and the spares only join the screen,
+    from their records' block sums: with no stack kept out only the stack and its 4 nearest are read; a
+    film among the nearest costs two reads more (it leaves, the nearest spare enters). A record written
+    before block sums were stored (``stored`` False) has its spare's sum read for the screen instead
+    (9 and 11 reads). The correction is that of the stacks used, as if given alone, either way."""
     import mrczflow.koma.steps as steps
 
     reads = []
@@ -166,14 +171,20 @@ def test_a_window_reads_its_spares_once_and_again_only_to_top_up(tmp_path, monke
     monkeypatch.setattr(steps, "read_sum", lambda path: reads.append(path) or read_sum(path))
     rng = np.random.default_rng(8)
     shape = (256, 256)
-    for film_at, expected_reads in ((None, 9), (4, 11)):
+    for film_at, expected_reads in ((None, 5 if stored else 9), (4, 7 if stored else 11)):
         images = [rng.poisson(400 * film(shape, 0.75 if k == film_at else 1.0, rng)) for k in range(9)]
         folder = tmp_path / f"film{film_at}"
         folder.mkdir()
         paths = write_session(folder, images)
+        if not stored:
+            for path in paths:
+                record = json.loads(path.read_text())
+                del record[steps.BLOCKS_FIELD]
+                path.write_text(json.dumps(record))
         reads.clear()
         fix, info = window_correction(paths[3], paths, limit=4)
         assert len(reads) == expected_reads, (film_at, reads)
+        assert info["excluded_in_window"] == ([] if film_at is None else ["stack_0004"])
         # As before: every stack's sum in the window's first, the ones not used taken out again.
         everyone = steps.WindowSum("stack_0003", shape, KomaSettings(), 4)
         own, own_info = read_sum(paths[3])
@@ -184,6 +195,36 @@ def test_a_window_reads_its_spares_once_and_again_only_to_top_up(tmp_path, monke
         assert np.allclose(
             everyone.correction(None).pattern, fix.pattern, rtol=0, atol=1e-6
         )  # float32 rounding
+
+
+def test_a_record_s_block_sums_are_its_sum_s_and_a_wrong_one_is_named(tmp_path):
+    """The screen's views taken from a record are the block means of the KOMA sum itself, at both
+    block sizes, to the last bit; block sums of another shape are refused, naming the file."""
+    import mrczflow.koma.steps as steps
+
+    rng = np.random.default_rng(3)
+    shape = (1100, 1300)  # an edge block of 8 px, partial blocks at both edges
+    paths = write_session(tmp_path, [rng.poisson(40.0, shape) for _ in range(3)])
+    image, info = read_sum(paths[1])
+    member = steps.WindowSum._member(paths[1], None, info, "auto")
+    assert np.array_equal(member.blocks, koma.block_means(image))
+    assert np.array_equal(member.edge_blocks, koma.block_means(image, edge_block(shape)))
+    packed = info[steps.BLOCKS_FIELD]["32"]
+    for lie, says in (
+        ({**packed, "shape": [33, 40]}, r"are \[33, 40\] \(1360 numbers\)"),
+        ({**packed, "base64": packed["base64"][:-8]}, "are"),
+        ({**packed, "base64": "not base64!"}, "are not readable"),
+        ({**packed, "dtype": "<f8"}, "are of type '<f8'"),
+        ({"shape": [34, 40]}, "are not readable"),
+    ):
+        info[steps.BLOCKS_FIELD]["32"] = lie
+        with pytest.raises(ValueError, match=r"stack_0001\.json: its 32-px block sums " + says):
+            steps.WindowSum._member(paths[1], None, info, "auto")
+    record = json.loads(paths[2].read_text())
+    record[steps.SUM_FIELD]["shape"] = [1100, "1300"]
+    paths[2].write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r"stack_0002\.json: its sum's shape"):
+        read_sum(paths[2])
 
 
 @pytest.mark.parametrize("start", [0.0, 16.0])

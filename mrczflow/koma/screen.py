@@ -32,19 +32,37 @@ def contrast(total: np.ndarray, gain: np.ndarray | None = None, block: int = 32)
     return float(np.sqrt(max(means.var() / level**2 - shot, 0.0)))
 
 
+def block_sums(total: np.ndarray, block: int = 32) -> np.ndarray:
+    """Sums of the whole ``block``-px blocks of an integer image (int64, exact), rows first.
+
+    Rows are added first (whole contiguous rows at a time, which vectorises),
+    then the columns of each block: a third faster than the other order on a
+    4k sum, and the same integers. The partial blocks at the edges are left out.
+    """
+    image = np.asarray(total)
+    if image.dtype.kind not in "iub":
+        raise TypeError(f"block sums are of counts (an integer image), not {image.dtype}")
+    ny, nx = (image.shape[0] // block) * block, (image.shape[1] // block) * block
+    if ny == 0 or nx == 0:
+        raise ValueError(f"a {image.shape} image is smaller than one {block}-px block")
+    rows = image[:ny, :nx].reshape(ny // block, block, nx).sum(axis=1, dtype=np.int64)
+    return rows.reshape(ny // block, nx // block, block).sum(axis=2)
+
+
 def block_means(total: np.ndarray, block: int = 32) -> np.ndarray:
     """Means of the ``block``-px blocks of a stack sum (float64), the screen's view of a stack.
 
-    Counts are summed as integers (no float64 copy of the frame): the float64 sum of a block of
-    counts is exact too (below 2**53), so the means are the same to the last bit, in half the time.
+    Counts are summed as integers (:func:`block_sums`: no float64 copy of the frame): the float64 sum
+    of a block of counts is exact too (below 2**53), so the means are the same to the last bit, in
+    a third of the time.
     """
     image = np.asarray(total)
+    if image.dtype.kind in "iub" and image.dtype.itemsize <= 4:
+        return block_sums(image, block) / float(block * block)
     ny, nx = (image.shape[0] // block) * block, (image.shape[1] // block) * block
     if ny == 0 or nx == 0:
         raise ValueError(f"a {image.shape} image is smaller than one {block}-px block")
     blocks = image[:ny, :nx].reshape(ny // block, block, nx // block, block)
-    if image.dtype.kind in "iub" and image.dtype.itemsize <= 4:
-        return blocks.sum(axis=3, dtype=np.int64).sum(axis=1) / float(block * block)
     return blocks.astype(np.float64).mean(axis=(1, 3))
 
 

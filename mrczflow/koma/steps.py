@@ -4,7 +4,8 @@ The KOMA sum: the stack's sum after the outlier filter (filled values
 rounded to whole counts, so window sums are exact), stored as the filled
 values beside the raw sum ``ingest`` wrote (the fill is linear in the
 counts), and its contrast, which decides whether it is kept out of windows.
-Holds two frame-sized images, reads no frame, writes one small JSON.
+Holds two frame-sized images, reads no frame, writes one JSON (with the
+screen's block sums, about 0.2 MB for a K2 stack).
 
 ``koma``: the stack's window term from the sums of its window (read one at a
 time: no chain through the session), the correction (gain, then the denoised
@@ -16,6 +17,8 @@ running sums.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import dataclasses
 import os
@@ -34,11 +37,15 @@ from ..storage.sums import read_stack_sum
 from .correction import Correction, Spread, correction
 from .drift import Views
 from .noise import HalfSums, ScaledCorrelation
-from .screen import block_means, contrast, edge_block, window_screen
+from .screen import block_means, block_sums, contrast, edge_block, window_screen
 from .settings import KomaSettings
 from .windows import nearest
 
 SUM_FIELD = "stack_sum"  # where, in a KOMA sum record, its raw sum and filled values are
+# In a KOMA sum record: the KOMA sum's block sums at the screen's two block sizes (whole counts, by size),
+# so a window reads a stack's screen view from its record, and a spare's sum not at all.
+BLOCKS_FIELD = "screen_block_sums"
+SCREEN_BLOCK = 32  # px: the screen's contrast view (block_means' default)
 
 
 def score_rows(n_rows: int) -> slice:
@@ -96,6 +103,8 @@ def koma_sum(
     filled; only the filled values are stored (flat index and whole counts,
     a few thousand numbers), with the raw sum's path relative to ``info_out``:
     :func:`read_sum` puts them together. So KOMA stores no second image.
+    The record also holds the KOMA sum's block sums at the screen's two block
+    sizes, so a window judges a stack without reading its sum.
     Rule ``outliers`` writes it with the mask (:func:`write_koma_sum`, from
     what it holds); this reads the files, for rule ``koma_sum`` (outliers
     off) and the benchmarks.
@@ -162,20 +171,94 @@ def write_koma_sum(
         "filled_index": index.tolist(),
         "filled_value": total.reshape(-1)[index].tolist(),
     }
+    info[BLOCKS_FIELD] = {
+        str(block): _packed(block_sums(total, block)) for block in (SCREEN_BLOCK, edge_block(raw.shape))
+    }
     write_json(info_out, info)
     return info
 
 
-def read_sum(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
-    """A stack's KOMA sum (int32: the raw sum with its outliers filled) and its record, from
-    the JSON :func:`koma_sum` wrote (stack, frames, contrast, where the raw sum is)."""
+def _packed(sums: np.ndarray) -> dict[str, Any]:
+    """Block sums as a record holds them: little-endian integers, base64 (a K2 sum's are ~16,000 numbers:
+    a sixth of the space and a twentieth of the parsing of a JSON list)."""
+    dtype = "<i4" if int(np.abs(sums).max(initial=0)) < 2**31 else "<i8"
+    data = np.ascontiguousarray(sums, dtype)
+    return {"shape": list(data.shape), "dtype": dtype, "base64": base64.b64encode(data.tobytes()).decode()}
+
+
+def _unpacked(path: str | os.PathLike, block: int, packed: Any, shape: tuple[int, int]) -> np.ndarray:
+    """The ``block``-px block sums of a ``shape`` sum from their record (:func:`_packed`), checked."""
+    expected = (shape[0] // block, shape[1] // block)
+    problem = None
+    try:
+        if packed["dtype"] not in ("<i4", "<i8"):
+            problem = f"are of type {packed['dtype']!r}"
+        else:
+            sums = np.frombuffer(base64.b64decode(packed["base64"], validate=True), packed["dtype"])
+            if sums.size != expected[0] * expected[1] or list(packed["shape"]) != list(expected):
+                problem = f"are {packed['shape']} ({sums.size} numbers)"
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        problem = f"are not readable ({exc})"
+    if problem:
+        raise ValueError(
+            f"{os.fspath(path)}: its {block}-px block sums {problem}, a {shape} sum has {expected};"
+            " rerun outliers (koma_sum with outliers off)"
+        )
+    return sums.reshape(expected).astype(np.int64)
+
+
+def _screen_views(
+    path: str | os.PathLike, info: dict[str, Any], image: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A stack's two screen views (block means at :data:`SCREEN_BLOCK` and at :func:`.screen.edge_block` px):
+    from the record's block sums when it has them, else from ``image`` (a record written before they were
+    stored); None when neither is there."""
+    shape = (int(info[SUM_FIELD]["shape"][0]), int(info[SUM_FIELD]["shape"][1]))
+    stored = info.get(BLOCKS_FIELD)
+    views = []
+    for block in (SCREEN_BLOCK, edge_block(shape)):
+        if isinstance(stored, dict) and str(block) in stored:
+            views.append(_unpacked(path, block, stored[str(block)], shape) / float(block * block))
+        elif image is not None:
+            views.append(block_means(image, block))
+        else:
+            return None
+    return views[0], views[1]
+
+
+def read_sum_record(path: str | os.PathLike) -> dict[str, Any]:
+    """A stack's KOMA sum record (the JSON :func:`koma_sum` wrote: stack, frames, contrast, where the
+    raw sum is), checked to be one; its sum is not read."""
     info = read_json(path)
     where = info.get(SUM_FIELD) if isinstance(info, dict) else None
-    if not isinstance(where, dict) or not {"stack", "frames", "high_contrast"} <= info.keys():
+    if (
+        not isinstance(where, dict)
+        or not {"path", "shape", "filled_index", "filled_value"} <= where.keys()
+        or not {"stack", "frames", "high_contrast"} <= info.keys()
+    ):
         raise ValueError(
             f"{os.fspath(path)}: not a KOMA sum record; rerun outliers (koma_sum with outliers off)"
         )
-    image, _ = read_stack_sum(os.path.join(os.path.dirname(os.path.abspath(path)), where["path"]))
+    shape = where["shape"]
+    if not (isinstance(shape, list) and len(shape) == 2 and all(type(n) is int and n > 0 for n in shape)):
+        raise ValueError(
+            f"{os.fspath(path)}: its sum's shape {shape!r} is not two positive whole numbers;"
+            " rerun outliers (koma_sum with outliers off)"
+        )
+    return info
+
+
+def read_sum(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
+    """A stack's KOMA sum (int32: the raw sum with its outliers filled) and its record (:func:`read_sum_record`)."""
+    info = read_sum_record(path)
+    where = info[SUM_FIELD]
+    raw_path = os.path.join(os.path.dirname(os.path.abspath(path)), where["path"])
+    image, _ = read_stack_sum(raw_path)
+    if list(image.shape) != where["shape"]:
+        raise ValueError(
+            f"{os.fspath(path)}: its record says {tuple(where['shape'])}, its raw sum {raw_path} is"
+            f" {image.shape}; rerun outliers (koma_sum with outliers off)"
+        )
     image.reshape(-1)[np.asarray(where["filled_index"], np.int64)] = where["filled_value"]
     return image, info
 
@@ -234,14 +317,17 @@ class WindowSum:
         self.screen: dict[str, dict[str, Any]] = {}
 
     @staticmethod
-    def _member(path: str | os.PathLike, image: np.ndarray, info: dict[str, Any], decision: str) -> _Member:
+    def _member(
+        path: str | os.PathLike, image: np.ndarray | None, info: dict[str, Any], decision: str
+    ) -> _Member:
+        """A stack as the screen sees it; ``image`` (its sum) may be None when its record holds its block sums."""
+        views = _screen_views(path, info, image)
+        if views is None:
+            image = read_sum(path)[0]  # a record without block sums: the views come from the sum itself
+            views = _screen_views(path, info, image)
+        blocks, edges = views
         return _Member(
-            os.fspath(path),
-            int(info["frames"]),
-            block_means(image),
-            decision,
-            bool(info["high_contrast"]),
-            block_means(image, edge_block(image.shape)),
+            os.fspath(path), int(info["frames"]), blocks, decision, bool(info["high_contrast"]), edges
         )
 
     def add(self, path: str | os.PathLike, position: float | None = None, *, accumulate: bool = True) -> None:
@@ -250,14 +336,18 @@ class WindowSum:
         ``position``: stacks from the corrected one in acquisition order (for
         the top-up, which uses the nearest; default: the order of adding).
         ``accumulate=False`` (a stack likely to be a spare): it joins the
-        screen, and its sum enters the window's only if :meth:`correction`
-        uses it after all (read again then).
+        screen from its record's block sums, unread, and its sum enters the
+        window's only if :meth:`correction` uses it after all (read then).
         """
-        image, info = read_sum(path)
-        if image.shape != self.total.shape:
-            raise ValueError(
-                f"{os.fspath(path)}: stack sum is {image.shape}, {self.own}'s is {self.total.shape}"
-            )
+        # A likely spare's sum is read only when its record lacks the block sums (written before they were).
+        if accumulate:
+            image, info = read_sum(path)
+            shape = image.shape
+        else:
+            image, info = None, read_sum_record(path)
+            shape = tuple(info[SUM_FIELD]["shape"])
+        if shape != self.total.shape:
+            raise ValueError(f"{os.fspath(path)}: stack sum is {shape}, {self.own}'s is {self.total.shape}")
         decision = self.settings.decision(info["stack"])
         if info["stack"] == self.own:
             self.own_member = self._member(path, image, info, decision)
@@ -374,11 +464,11 @@ def window_correction(
 ) -> tuple[Correction, dict[str, Any]]:
     """The correction of one stack from its own sum and the sums of the other stacks of its window.
 
-    Reads each sum once (an O(a) read per stack, in parallel across the
-    session: no stack waits on another's KOMA); the ``limit`` nearest enter
-    the window's sum as they are read, the spares only the screen, so a sum
-    is read again only when the screen keeps a near stack out (it leaves, a
-    spare enters); ``window_paths`` are in acquisition order and may
+    Reads each sum at most once (an O(a) read per stack, in parallel across
+    the session: no stack waits on another's KOMA); the ``limit`` nearest
+    enter the window's sum as they are read, the spares only the screen (from
+    their records, their sums unread), so a sum is read (again) only when the
+    screen keeps a near stack out (it leaves, a spare enters); ``window_paths`` are in acquisition order and may
     include the stack's own sum, which is not read again (its place in the
     list is the stack's position). ``limit``:
     how many stacks the window uses at most (``2a``; the list may hold spares).
