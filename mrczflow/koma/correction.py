@@ -349,9 +349,15 @@ class Correction:
         return image * self.reciprocal_flat()
 
     def rows(self, rows: slice) -> Correction:
-        """The same correction for the rows ``rows`` of a frame only (to score on a subset of rows)."""
+        """The same correction for the rows ``rows`` of a frame only (to score on a subset of rows).
+
+        Its own copies of those rows: a view would keep the whole frame's pattern (and gain) alive
+        for as long as the scores are kept (the report's radius curve holds one per radius).
+        """
         return dataclasses.replace(
-            self, pattern=self.pattern[rows], gain=None if self.gain is None else self.gain[rows]
+            self,
+            pattern=np.ascontiguousarray(self.pattern[rows]),
+            gain=None if self.gain is None else np.ascontiguousarray(self.gain[rows]),
         )
 
     def reciprocal_flat(self) -> np.ndarray:
@@ -397,21 +403,31 @@ def correction(
     if level <= 0:
         raise ValueError("the KOMA window sum is empty (no counts)")
     pattern = (flat / level - 1.0).astype(np.float32)
+    del flat
     kept = 1.0
     if denoise:
-        # Poisson: var(window mean of sums) = E[T] / n, with T = total / n.
-        weight = 1.0 if gain is None else np.asarray(gain, np.float64) ** 2
-        noise = float(np.mean(weight * counts)) / level**2
+        # Poisson: var(window mean of sums) = E[T] / n, with T = total / n (without a gain, the weight
+        # is 1 and the mean is that of the counts themselves: no weighted copy of them).
+        weighted = counts if gain is None else np.asarray(gain, np.float64) ** 2 * counts
+        noise = float(np.mean(weighted)) / level**2
+        del weighted
         measured, trend = None, None
-        if spread is not None:
+        scale = np.float32(1.0)
+        if spread is not None and gain is not None:
             # The spread's images are relative counts: the gain, at the window's mean level, makes them the pattern's.
-            scale = np.float32(1.0)
+            weights = np.asarray(gain, np.float64)
+            scale = (weights / (np.mean(weights * counts) / np.mean(counts))).astype(np.float32)
+            del weights
+        del (
+            counts
+        )  # the filter below holds several frame-sized images of its own: the float64 counts go first
+        if spread is not None:
+            measured, trend = spread.difference(), spread.trend()  # new images: scaled in place
             if gain is not None:
-                weights = np.asarray(gain, np.float64)
-                scale = (weights / (np.mean(weights * counts) / np.mean(counts))).astype(np.float32)
-            difference, found = spread.difference(), spread.trend()
-            measured = None if difference is None else difference * scale
-            trend = None if found is None else (found[0] * scale, found[1])
+                if measured is not None:
+                    measured *= scale
+                if trend is not None:
+                    trend = (trend[0] * scale, trend[1])
         low = None if views is None else low_band(views, gain)
         pattern, kept = wiener(pattern, noise, smoothing, measured_noise=measured, trend=trend, low=low)
     return Correction(pattern, gain, float(level / n_frames), form, kept)
