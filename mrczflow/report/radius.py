@@ -90,6 +90,7 @@ def radius_curves(
             # On the scored rows only: one correction per radius, the stack read once for all.
             points.append((radius, None))
             fixes.append(sums.correction(gain_image, verdicts).rows(score_rows(shape[0])))
+        del sums, gain_image  # the window's sums and the whole gain are done with: the scores hold their rows
         noise = iter(noise_after(paths.of("archive", stack), fixes, flags_path) if fixes else [])
         return [(radius, next(noise) if value is None else value) for radius, value in points]
 
