@@ -215,6 +215,7 @@ def detect(
     flat = total * np.float32(level.mean()) / level
     top = int(np.ceil(flat.max())) + 1
     hist = np.bincount(np.minimum(np.rint(flat), top).astype(np.int64).ravel(), minlength=top + 1)
+    del flat  # frame-sized images are let go as soon as they are done with: K2 and K3 sums are large
     cdf_all = np.cumsum(hist) / hist.sum()
     edges_a = anscombe(np.arange(hist.size) + 0.5)
     used = hist > 0
@@ -231,6 +232,7 @@ def detect(
     if gain is not None:
         inverse = np.divide(1.0, gain, out=np.zeros(total.shape, np.float64), where=np.asarray(gain) > 0)
         response = inverse / _background(inverse, settings.background_block)
+        del inverse
     # Pixel-to-pixel spread measured away from obvious outliers (6 sigma) and their point spread; the
     # pixel test; half lines; if any, the offsets measured again without them (a defect must not shift
     # the offset of the rest of its line) and the pixel test again; then segments.
@@ -238,6 +240,7 @@ def detect(
     expected = _expected(level, rows, columns, response)
     obvious = np.abs(total - expected) > 6 * np.sqrt(expected) + 1
     v = measure_overdispersion(total, expected, exclude=_neighbourhoods(obvious))
+    del obvious
     flags, limits = _pixel_test(total, expected, v, settings.false_alarm_rate)
     line_options = {"false_alarms": settings.line_false_alarms, "min_excess": settings.line_min_excess}
     found = find_lines(total, expected, rows, columns, v, flags > 0, segments=False, **line_options)
@@ -276,11 +279,14 @@ def _expected(level, rows, columns, response) -> np.ndarray:
 
 
 def _pixel_test(total, expected, v, rate):
+    """The pixels' flags and their limits' false-alarm figures (the per-pixel limits, two frame-sized
+    images, are let go: the rest of the detection does not need them)."""
     limits = thresholds(expected, rate, v)
     flags = np.zeros(total.shape, np.uint8)
     flags[total > limits.hot_above] = HOT
     flags[total <= limits.dead_at_most] = DEAD
-    return flags, limits
+    empty = np.zeros((0, 0), np.float32)
+    return flags, dataclasses.replace(limits, hot_above=empty, dead_at_most=empty)
 
 
 def _neighbourhoods(flagged: np.ndarray) -> np.ndarray:
