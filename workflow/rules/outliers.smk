@@ -28,7 +28,7 @@ rule outliers:
         "logs/benchmark/outliers/{stack}.tsv"
     threads: 1
     resources:
-        mem_mb=1500,
+        mem_mb=1250,
         runtime=5,
     conda:
         "../../envs/mrczflow.yaml"
