@@ -418,9 +418,8 @@ def correction(
             weights = np.asarray(gain, np.float64)
             scale = (weights / (np.mean(weights * counts) / np.mean(counts))).astype(np.float32)
             del weights
-        del (
-            counts
-        )  # the filter below holds several frame-sized images of its own: the float64 counts go first
+        # The filter below holds several frame-sized images of its own: the float64 counts go first.
+        del counts
         if spread is not None:
             measured, trend = spread.difference(), spread.trend()  # new images: scaled in place
             if gain is not None:

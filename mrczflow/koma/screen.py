@@ -39,14 +39,21 @@ def block_sums(total: np.ndarray, block: int = 32) -> np.ndarray:
     then the columns of each block: a third faster than the other order on a
     4k sum, and the same integers. The partial blocks at the edges are left out.
     """
-    image = np.asarray(total)
+    image = _whole_blocks(total, block)
     if image.dtype.kind not in "iub":
         raise TypeError(f"block sums are of counts (an integer image), not {image.dtype}")
+    ny, nx = image.shape
+    rows = image.reshape(ny // block, block, nx).sum(axis=1, dtype=np.int64)
+    return rows.reshape(ny // block, nx // block, block).sum(axis=2)
+
+
+def _whole_blocks(total: np.ndarray, block: int) -> np.ndarray:
+    """``total`` without the partial ``block``-px blocks at its far edges (a view)."""
+    image = np.asarray(total)
     ny, nx = (image.shape[0] // block) * block, (image.shape[1] // block) * block
     if ny == 0 or nx == 0:
         raise ValueError(f"a {image.shape} image is smaller than one {block}-px block")
-    rows = image[:ny, :nx].reshape(ny // block, block, nx).sum(axis=1, dtype=np.int64)
-    return rows.reshape(ny // block, nx // block, block).sum(axis=2)
+    return image[:ny, :nx]
 
 
 def block_means(total: np.ndarray, block: int = 32) -> np.ndarray:
@@ -59,11 +66,9 @@ def block_means(total: np.ndarray, block: int = 32) -> np.ndarray:
     image = np.asarray(total)
     if image.dtype.kind in "iub" and image.dtype.itemsize <= 4:
         return block_sums(image, block) / float(block * block)
-    ny, nx = (image.shape[0] // block) * block, (image.shape[1] // block) * block
-    if ny == 0 or nx == 0:
-        raise ValueError(f"a {image.shape} image is smaller than one {block}-px block")
-    blocks = image[:ny, :nx].reshape(ny // block, block, nx // block, block)
-    return blocks.astype(np.float64).mean(axis=(1, 3))
+    image = _whole_blocks(image, block)
+    ny, nx = image.shape
+    return image.reshape(ny // block, block, nx // block, block).astype(np.float64).mean(axis=(1, 3))
 
 
 def edge_block(shape: tuple[int, ...]) -> int:

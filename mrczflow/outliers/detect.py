@@ -241,14 +241,14 @@ def detect(
     obvious = np.abs(total - expected) > 6 * np.sqrt(expected) + 1
     v = measure_overdispersion(total, expected, exclude=_neighbourhoods(obvious))
     del obvious
-    flags, limits = _pixel_test(total, expected, v, settings.false_alarm_rate)
+    flags, false_alarms = _pixel_test(total, expected, v, settings.false_alarm_rate)
     line_options = {"false_alarms": settings.line_false_alarms, "min_excess": settings.line_min_excess}
     found = find_lines(total, expected, rows, columns, v, flags > 0, segments=False, **line_options)
     if found:
         warm, cold = line_mask(total.shape, found)
         rows, columns = line_offsets(total, level, warm | cold)
         expected = _expected(level, rows, columns, response)
-        flags, limits = _pixel_test(total, expected, v, settings.false_alarm_rate)
+        flags, false_alarms = _pixel_test(total, expected, v, settings.false_alarm_rate)
     found += find_lines(total, expected, rows, columns, v, flags > 0, **line_options)
     lines = merge_lines(found)
     warm, cold = line_mask(total.shape, lines)
@@ -265,9 +265,7 @@ def detect(
         float(dark_limit),
         false_alarm_rate=settings.false_alarm_rate,
         overdispersion=v,
-        expected_false_hot=limits.expected_false_hot,
-        expected_false_dead=limits.expected_false_dead,
-        dead_detectable=limits.dead_detectable,
+        **false_alarms,
         lines=lines,
     )
 
@@ -278,15 +276,18 @@ def _expected(level, rows, columns, response) -> np.ndarray:
     return expected if response is None else expected * response.astype(np.float32)
 
 
-def _pixel_test(total, expected, v, rate):
-    """The pixels' flags and their limits' false-alarm figures (the per-pixel limits, two frame-sized
-    images, are let go: the rest of the detection does not need them)."""
+def _pixel_test(total, expected, v, rate) -> tuple[np.ndarray, dict[str, float]]:
+    """The pixels' flags and what their limits cost in false alarms (the per-pixel limits themselves, two
+    frame-sized images, are not kept: the rest of the detection does not need them)."""
     limits = thresholds(expected, rate, v)
     flags = np.zeros(total.shape, np.uint8)
     flags[total > limits.hot_above] = HOT
     flags[total <= limits.dead_at_most] = DEAD
-    empty = np.zeros((0, 0), np.float32)
-    return flags, dataclasses.replace(limits, hot_above=empty, dead_at_most=empty)
+    return flags, {
+        "expected_false_hot": limits.expected_false_hot,
+        "expected_false_dead": limits.expected_false_dead,
+        "dead_detectable": limits.dead_detectable,
+    }
 
 
 def _neighbourhoods(flagged: np.ndarray) -> np.ndarray:

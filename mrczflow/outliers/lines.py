@@ -340,12 +340,13 @@ def find_lines(
         shrunk = base + expand_offsets(*shrink_offsets(rows, columns, base, overdispersion)).astype(
             np.float32
         )
-        # In place, one frame-sized image at a time (the same numbers as np.where with 0 where flagged).
+        # In place, one frame-sized image at a time (the same numbers as np.where with 0 where flagged);
+        # the shrunk level itself becomes the expected sums, once the other two are made from it.
         residual = x - shrunk
         residual[flagged] = 0
         variance = _variance(shrunk, v)
         variance[flagged] = 0
-        expected, shrunk = shrunk, None
+        expected = shrunk
         expected[flagged] = 0
         found += _segments(residual, variance, expected, "column", z_limit, min_excess)
         found += _segments(residual, variance, expected, "row", z_limit, min_excess)
