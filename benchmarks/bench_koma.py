@@ -58,7 +58,7 @@ from mrczflow.simulate.koma_scores import (
     true_flat,
     truth_floor,
 )
-from mrczflow.storage.sums import write_stack_sum
+from mrczflow.storage.sums import score_rows, write_half_sum, write_stack_sum
 
 RADII = tuple(range(1, 26))
 RATES = {"vacuum": 7.0, "particles": 4.5}
@@ -209,6 +209,14 @@ def timing(folder: Path, n_stacks: int, gain_path: Path, repeats: int = 3) -> No
         write_stack_sum(
             work / f"{name}.raw.mrcz", movie.sum(axis=0, dtype=np.int64), stack=name, frames=len(movie)
         )
+        rows = score_rows(movie.shape[1])
+        write_half_sum(
+            work / f"{name}.half.mrcz",
+            movie[0::2, rows].sum(axis=0),
+            stack=name,
+            frames=len(movie),
+            rows=rows,
+        )
         koma_sum(work / f"{name}.raw.mrcz", work / f"{name}.sum.json", stack=name)
     centre = n_stacks // 2
     seconds = {}
@@ -218,7 +226,7 @@ def timing(folder: Path, n_stacks: int, gain_path: Path, repeats: int = 3) -> No
         for _ in range(repeats):
             started = time.perf_counter()
             koma_step(
-                work / f"{names[centre]}.mrcz",
+                work / f"{names[centre]}.half.mrcz",
                 work / f"{names[centre]}.sum.json",
                 [work / f"{name}.sum.json" for name in names[lo:hi]],
                 work / f"gain_{a}.mrc",
@@ -227,6 +235,7 @@ def timing(folder: Path, n_stacks: int, gain_path: Path, repeats: int = 3) -> No
                 radius=a,
                 gain_path=gain_path,
                 movie_out=work / f"movie_{a}.mrc",
+                counts_path=work / f"{names[centre]}.mrcz",
             )
             best.append(time.perf_counter() - started)
         seconds[a] = min(best)

@@ -254,6 +254,7 @@ def synthetic_records(folder: Path, n: int):
         mask=str(folder / "mask.mrcz"),  # the worst stack's mask is drawn: one small mask serves
         screen=str(folder / "results/koma/sums/{stack}.json"),
         sums=str(folder / "none/{stack}.sum.mrcz"),
+        half=str(folder / "none/{stack}.half.mrcz"),
         log=str(folder / "logs/{stage}/{stack}.log"),
         benchmark=str(folder / "logs/benchmark/{stage}/{stack}.tsv"),
     )

@@ -77,6 +77,7 @@ def main(frames: int, shape: tuple[int, int], dose: float) -> None:
                 settings=IngestSettings(dose=DoseSettings(source="config", dose_rate=4.0, frame_time=0.25)),
                 summary_out=folder / "c.summary.json",
                 sum_out=folder / "c.sum.mrcz",
+                half_out=folder / "c.half.mrcz",
                 gain_path=str(gain_path) if "float" in name else None,
             )
             total = time.perf_counter() - start

@@ -119,6 +119,7 @@ def results_paths(root):
         mask=f"{root}/results/outliers/{{stack}}.mask.mrcz",
         screen=f"{root}/results/koma/sums/{{stack}}.json",
         sums=f"{root}/results/koma/sums/{{stack}}.sum.mrcz",
+        half=f"{root}/results/sums/{{stack}}.half.mrcz",
         koma=f"{root}/results/koma/{{stack}}.json",
         log=f"{root}/logs/{{stage}}/{{stack}}.log",
         benchmark=f"{root}/logs/benchmark/{{stage}}/{{stack}}.tsv",

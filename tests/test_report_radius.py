@@ -15,7 +15,7 @@ from mrczflow.koma.windows import window
 from mrczflow.outliers import detect, stack_sum
 from mrczflow.report import ReportPaths, collect
 from mrczflow.report.radius import RADII, radius_curves
-from mrczflow.storage.sums import write_stack_sum
+from mrczflow.storage.sums import score_rows, write_half_sum, write_stack_sum
 
 from .test_one_pass import movie_with_defects
 
@@ -24,7 +24,7 @@ N_STACKS, RADIUS, SPARE = 9, 3, 2  # radius 3: not one of RADII, so drawing it i
 
 @pytest.fixture(scope="module")
 def session_files(tmp_path_factory):
-    """A 9-stack session as the workflow leaves it: archives, masks, KOMA sums, and each stack's KOMA record
+    """A 9-stack session as the workflow leaves it: archives, half sums, masks, KOMA sums, and each stack's KOMA record
     from rule koma's step with its window (radius 3, 2 spares a side)."""
     root = tmp_path_factory.mktemp("radius_session")
     paths = ReportPaths(
@@ -35,6 +35,7 @@ def session_files(tmp_path_factory):
         mask=f"{root}/outliers/{{stack}}.mask.mrcz",
         screen=f"{root}/koma/sums/{{stack}}.json",
         sums=f"{root}/koma/sums/{{stack}}.json",
+        half=f"{root}/sums/{{stack}}.half.mrcz",
         koma=f"{root}/koma/{{stack}}.json",
         log=f"{root}/logs/{{stage}}/{{stack}}.log",
         benchmark=f"{root}/logs/benchmark/{{stage}}/{{stack}}.tsv",
@@ -48,6 +49,10 @@ def session_files(tmp_path_factory):
         write_stack_sum(
             root / "sums" / f"{stack}.sum.mrcz", movie.sum(axis=0), stack=stack, frames=len(movie)
         )
+        rows = score_rows(movie.shape[1])
+        write_half_sum(
+            paths.of("half", stack), movie[0::2, rows].sum(axis=0), stack=stack, frames=6, rows=rows
+        )
         mrcz.write(paths.of("mask", stack), detect(stack_sum(movie)).flags)
         koma_steps.koma_sum(
             root / "sums" / f"{stack}.sum.mrcz",
@@ -58,14 +63,13 @@ def session_files(tmp_path_factory):
     for i, stack in enumerate(stacks):
         lo, hi = window(i, N_STACKS, RADIUS, SPARE)
         koma_steps.koma(
-            paths.of("archive", stack),
+            paths.of("half", stack),
             paths.of("sums", stack),
             [paths.of("sums", other) for other in stacks[lo:hi]],
             None,
             paths.of("koma", stack),
             stack=stack,
             radius=RADIUS,
-            flags_path=paths.of("mask", stack),
         )
     return stacks, paths
 
@@ -79,9 +83,9 @@ def _curves(session, paths, monkeypatch):
         made.append(self.own)
         return correction(self, *args, **kwargs)
 
-    def counted_noise_after(counts_path, *args, **kwargs):
-        read.append(counts_path)
-        return noise_after(counts_path, *args, **kwargs)
+    def counted_noise_after(half_path, *args, **kwargs):
+        read.append(half_path)
+        return noise_after(half_path, *args, **kwargs)
 
     monkeypatch.setattr(koma_steps.WindowSum, "correction", counted_correction)
     monkeypatch.setattr("mrczflow.report.radius.noise_after", counted_noise_after)
@@ -96,14 +100,14 @@ def test_the_curve_takes_rule_komas_own_point_for_its_window_and_makes_the_other
     session = collect(stacks, paths)
     assert all(session.koma[s]["window_places"] for s in stacks)
     curves, baseline, made, read = _curves(session, paths, monkeypatch)
-    # Without the records' windows (as before them) every point is made from the sums and the frames.
+    # Without the records' windows (as before them) every point is made from the sums and the half sums.
     for record in session.koma.values():
         record["window_places"] = None
     remade, remade_baseline, made_all, read_all = _curves(session, paths, monkeypatch)
     drawn = [r for r in sorted({*RADII, RADIUS}) if r <= (N_STACKS - 1) // 2]
     assert len(curves) == 3 and all([r for r, _ in points] == drawn for points in curves.values())
     assert RADIUS not in RADII and RADIUS in drawn  # the radius in force is drawn
-    # The same numbers either way: the step's measurement is the same correction of the same frames (to
+    # The same numbers either way: the step's measurement is the same correction of the same halves (to
     # float32 rounding: rule koma adds the window's sums in place order, the curve nearest first).
     assert remade.keys() == curves.keys() and baseline == remade_baseline
     for stack, points in curves.items():
@@ -113,7 +117,7 @@ def test_the_curve_takes_rule_komas_own_point_for_its_window_and_makes_the_other
         assert measured == session.koma[stack]["correlated_noise_after"]
     # Each sample's window at the radius in force is the one rule koma used: one correction fewer each.
     assert made_all == 3 * len(drawn) and made == made_all - 3
-    assert read == read_all == 3  # each sample stack is still read once, for its other radii
+    assert read == read_all == 3  # each sample's half sum is still read once, for its other radii
 
 
 def test_a_window_rule_koma_did_not_use_is_made_again(session_files, monkeypatch):

@@ -48,11 +48,11 @@ def test_mean_dose_within_one_percent_of_nominal(session_dir):
         assert measured == pytest.approx(s.dose_per_frame, rel=0.01)
 
 
-def one_stack(config: DetectorConfig, **options) -> StackSimulation:
-    """A single simulated stack, outside any session."""
-    detector = Detector(config, np.random.default_rng(0))
-    schedule = DefectSchedule(config, np.random.default_rng(1))
-    return StackSimulation(detector, schedule.next_stack(0), rng=np.random.default_rng(2), **options)
+def one_stack(config: DetectorConfig, seed: int = 0, **options) -> StackSimulation:
+    """A single simulated stack, outside any session (``seed``: its detector's; its defects and counts follow)."""
+    detector = Detector(config, np.random.default_rng(seed))
+    schedule = DefectSchedule(config, np.random.default_rng(seed + 1))
+    return StackSimulation(detector, schedule.next_stack(0), rng=np.random.default_rng(seed + 2), **options)
 
 
 def test_coincidence_loss_lowers_counts_at_high_dose_rate(tmp_path):

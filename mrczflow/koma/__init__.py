@@ -19,7 +19,6 @@ _EXPORTS = {
     "HalfSums": ".noise",
     "KomaSettings": ".settings",
     "LowBand": ".drift",
-    "ScaledCorrelation": ".noise",
     "Spread": ".correction",
     "Views": ".drift",
     "add_to_prefix": ".windows",

@@ -50,7 +50,6 @@ import scipy.fft
 from scipy import ndimage
 
 from .drift import LowBand, Views, low_band
-from .noise import AppliedCorrelation, ScaledCorrelation
 
 FORMS = ("subtract", "divide")
 
@@ -320,14 +319,6 @@ class Correction:
                 image *= self.gain
             return image - self._offset
         return np.multiply(frame, self._factor, dtype=np.float32)
-
-    def correlation(self) -> ScaledCorrelation | AppliedCorrelation:
-        """An accumulator of the correlated noise (paper Eq. 7) of frames as :meth:`apply` normalises them; its
-        ``add`` takes each frame before normalisation. The divide form is one factor per pixel, whose products
-        with the frames are never formed (:class:`.noise.ScaledCorrelation`)."""
-        if self.form == "divide":
-            return ScaledCorrelation(self._factor)
-        return AppliedCorrelation(self.apply)
 
     @functools.cached_property
     def _factor(self) -> np.ndarray:

@@ -1,17 +1,18 @@
 """Correlated noise between the frames of a stack (paper Eq. 7): the fixed-pattern noise KOMA removes.
 
-The workflow reports it per stack before and after correction; the
-benchmarks score every method with it.
+The workflow reports it per stack before and after correction, from the
+stack's half sums (:func:`half_correlation`, with the fixed-pattern DQE loss
+from the same two halves: no frame is read); the benchmarks score every
+method with it on the frames (:func:`correlated_noise`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import scipy.fft
-from scipy.linalg import blas
 
 
 class CorrelationAccumulator:
@@ -47,83 +48,6 @@ class CorrelationAccumulator:
         return _mean_pair(self.total.astype(np.float64), self.n, self.n)
 
 
-class ScaledCorrelation:
-    """Correlated noise (paper Eq. 7) of frames each multiplied by one fixed per-pixel ``factor``, the products
-    never formed: the value :class:`CorrelationAccumulator` gives for ``frame * factor``, in about a third of
-    the passes over memory (the KOMA step scores two such normalisations per frame, the report's radius curve
-    one per radius).
-
-    With ``c`` the factor and ``x`` a frame of ``N`` pixels, the product's mean is ``m = <x, c> / N``, its
-    centred norm ``s = sqrt(<x^2, c^2> - N m^2)``, and the sum of the standardised products is
-    ``c * sum_i x_i / s_i - sum_i m_i / s_i``: only ``sum_i x_i / s_i`` is held (float32, one frame's
-    size). The products of pixels are summed a row at a time in float32 and the rows in float64 (a float32
-    BLAS dot over a K2 frame's scored rows was off by 5e-7 of its value; this, by 1e-10). Holds three
-    frame-sized float32 arrays: the factor (a correction's own, not copied), its square and that sum.
-    ``factor`` None: the frames as they are.
-    """
-
-    def __init__(self, factor: np.ndarray | None = None) -> None:
-        self.factor = None if factor is None else _as_rows(factor)
-        self.factor_squared = None if factor is None else np.square(self.factor)
-        self.weighted: np.ndarray | None = None  # sum_i x_i / s_i, flat
-        self.offset = 0.0  # sum_i m_i / s_i
-        self.squares = 0.0  # sum_i |z_i|^2
-        self.n = 0
-
-    def add(self, frame: np.ndarray, squared: np.ndarray | None = None) -> None:
-        """Add one frame (before the factor); ``squared``: its square, when the caller has it already."""
-        x = _as_rows(frame)
-        if self.factor is not None and x.shape != self.factor.shape:
-            raise ValueError(f"a frame of {np.shape(frame)} pixels against a factor of {self.factor.shape}")
-        squared = np.square(x) if squared is None else _as_rows(squared)
-        if self.factor is None:
-            total, power = _row_sums(x), _row_sums(squared)
-        else:
-            total, power = _row_dots(x, self.factor), _row_dots(squared, self.factor_squared)
-        mean = total / x.size
-        norm2 = power - x.size * mean * mean
-        if not np.isfinite(norm2):
-            raise ValueError("a frame or the factor holds NaN or infinity: its correlation is not defined")
-        if not norm2 > 1e-10 * power:  # a constant frame: its spread is rounding only
-            raise ValueError("a constant frame has no defined correlation")
-        scale = np.float32(1.0 / np.sqrt(norm2))
-        if self.weighted is None:
-            self.weighted = x.ravel() * scale
-        else:  # in place, with no temporary frame
-            self.weighted = blas.saxpy(x.ravel(), self.weighted, a=scale)
-        self.offset += mean * float(scale)
-        # The standardised frame's squared norm as rounded (1 to ~6e-8): the value subtracts it, not 1, since
-        # (|sum z|^2 - sum |z|^2) / (n (n - 1)) is small beside either term.
-        self.squares += float(scale) ** 2 * norm2
-        self.n += 1
-
-    @property
-    def value(self) -> float:
-        _enough(self.n)
-        total = self.weighted.astype(np.float64)
-        if self.factor is not None:
-            total *= self.factor.ravel()
-        total -= self.offset
-        return _mean_pair(total, self.squares, self.n)
-
-
-class AppliedCorrelation:
-    """:class:`CorrelationAccumulator` of frames each put through ``normalise`` first: any normalisation
-    (:class:`ScaledCorrelation` takes the ones that are a factor per pixel faster)."""
-
-    def __init__(self, normalise: Callable[[np.ndarray], np.ndarray]) -> None:
-        self.normalise = normalise
-        self.accumulator = CorrelationAccumulator()
-
-    def add(self, frame: np.ndarray, squared: np.ndarray | None = None) -> None:
-        """Add one frame before normalisation (``squared`` is for :class:`ScaledCorrelation`'s callers)."""
-        self.accumulator.add(self.normalise(frame))
-
-    @property
-    def value(self) -> float:
-        return self.accumulator.value
-
-
 def _enough(n: int) -> None:
     if n < 2:
         raise ValueError("correlated noise needs at least two frames")
@@ -132,20 +56,6 @@ def _enough(n: int) -> None:
 def _mean_pair(total: np.ndarray, squares: float, n: int) -> float:
     """The mean of ``<z_i, z_j>`` over pairs ``i != j`` from ``total = sum_i z_i`` and ``squares = sum_i |z_i|^2``."""
     return float((np.dot(total, total) - squares) / (n * (n - 1)))
-
-
-def _as_rows(image: np.ndarray) -> np.ndarray:
-    """``image`` as a C-contiguous float32 2-D array (rows of pixels), a copy only where it is not one."""
-    image = np.ascontiguousarray(image, np.float32)
-    return image.reshape(1, -1) if image.ndim < 2 else image.reshape(-1, image.shape[-1])
-
-
-def _row_sums(image: np.ndarray) -> float:
-    return float(image.sum(axis=1).sum(dtype=np.float64))
-
-
-def _row_dots(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.matmul(a[:, None, :], b[:, :, None]).sum(dtype=np.float64))
 
 
 def correlated_noise(frames: np.ndarray | Iterable[np.ndarray]) -> float:
@@ -235,12 +145,58 @@ def _band_power(image: np.ndarray, inside: np.ndarray) -> float:
     )
 
 
+def half_correlation(half_a: np.ndarray, half_b: np.ndarray, frames_a: int, frames_b: int) -> float:
+    """Correlated noise (paper Eq. 7, the mean correlation of a stack's frame pairs) from two half sums.
+
+    ``half_a`` and ``half_b`` are the sums of ``frames_a`` and ``frames_b``
+    frames of one stack (the even and the odd ones), normalised as the frames
+    are. Each centred frame has norm ``s`` and each pair correlation ``rho``,
+    so with ``P = <A, B>`` (the ``frames_a * frames_b`` cross pairs) and
+    ``Q = |A|^2 + |B|^2`` (each frame once, the pairs within each half once)
+    ``rho = P (na + nb) / (na nb (Q - k P))``, ``k = (na (na - 1) + nb (nb - 1)) / (na nb)``.
+    It is Eq. 7's average taken over the pairs of unlike parity, with one
+    norm for every frame: no frame needed. On a static specimen the two
+    agree within their shot noise (this one spreads ``sqrt(2)`` times more);
+    a specimen that drifts so fast that frames a few apart no longer look
+    alike gives this one more, since odd lags hold frames 1 apart twice as
+    often (tests/test_metrics.py measures both).
+    """
+    a = np.asarray(half_a, np.float64).ravel()
+    b = np.asarray(half_b, np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(
+            f"two half sums of one shape are needed, got {np.shape(half_a)} and {np.shape(half_b)}"
+        )
+    if frames_a < 1 or frames_b < 1:
+        raise ValueError("correlated noise needs at least two frames")
+    a = a - a.mean()
+    b = b - b.mean()
+    cross = float(np.dot(a, b))
+    power = float(np.dot(a, a) + np.dot(b, b))
+    if not np.isfinite(cross + power):
+        raise ValueError("a half sum holds NaN or infinity: its correlation is not defined")
+    within = (frames_a * (frames_a - 1) + frames_b * (frames_b - 1)) / (frames_a * frames_b)
+    norms = power - within * cross
+    if not norms > 1e-10 * power:
+        raise ValueError("constant frames have no defined correlation")
+    return cross * (frames_a + frames_b) / (frames_a * frames_b * norms)
+
+
 class HalfSums:
-    """The sums of a stack's even and odd frames, added one frame at a time (for :func:`fixed_pattern_loss`)."""
+    """The sums of a stack's even and odd frames (added one frame at a time, or given): for
+    :func:`fixed_pattern_loss` and :func:`half_correlation`."""
 
     def __init__(self) -> None:
         self.halves: list[np.ndarray | None] = [None, None]
         self.n = [0, 0]
+
+    @classmethod
+    def of(cls, even: np.ndarray, odd: np.ndarray, frames: int) -> HalfSums:
+        """The halves of a stack of ``frames`` frames: ``even`` holds frames 0, 2, ..., ``odd`` 1, 3, ...."""
+        halves = cls()
+        halves.halves = [np.asarray(even, np.float64), np.asarray(odd, np.float64)]
+        halves.n = [(frames + 1) // 2, frames // 2]
+        return halves
 
     def add(self, frame: np.ndarray) -> None:
         half = (self.n[0] + self.n[1]) % 2
@@ -250,11 +206,19 @@ class HalfSums:
             self.halves[half] += frame  # in place: no float64 copy of each frame
         self.n[half] += 1
 
+    def _corrected(self, correct) -> list[np.ndarray]:
+        if self.n[1] == 0:
+            raise ValueError("the metrics of a stack need at least two frames")
+        return [h if correct is None else correct(h, n) for h, n in zip(self.halves, self.n, strict=True)]
+
     def loss(self, correct=None) -> float:
         """:func:`fixed_pattern_loss` of the halves, each first put through ``correct(sum, n_frames)`` if given."""
-        if self.n[1] == 0:
-            raise ValueError("the fixed-pattern loss needs at least two frames")
-        halves = [h if correct is None else correct(h, n) for h, n in zip(self.halves, self.n, strict=True)]
+        halves = self._corrected(correct)
         # Per frame: with an odd number of frames the halves differ by one, and the fixed
         # pattern must still cancel in their difference.
         return fixed_pattern_loss(halves[0] / self.n[0], halves[1] / self.n[1])
+
+    def correlation(self, correct=None) -> float:
+        """:func:`half_correlation` of the halves, each first put through ``correct(sum, n_frames)`` if given."""
+        halves = self._corrected(correct)
+        return half_correlation(halves[0], halves[1], self.n[0], self.n[1])

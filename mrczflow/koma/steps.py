@@ -9,10 +9,11 @@ screen's block sums, about 0.2 MB for a K2 stack).
 
 ``koma``: the stack's window term from the sums of its window (read one at a
 time: no chain through the session), the correction (gain, then the denoised
-pattern), the normalised movie and the correction as one gain reference;
-correlated noise and the fixed-pattern DQE loss before (gain only) and
-after. Reads its stack a frame at a time; holds one frame and the window's
-running sums.
+pattern) and the correction as one gain reference; correlated noise and the
+fixed-pattern DQE loss before (gain only) and after, both from the stack's
+half sums (:func:`stack_halves`): no frame is read. Only a normalised movie,
+when asked for, reads the stack, a frame at a time. Holds the window's
+running sums (and one frame for a movie).
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from ..gain.reference import load_gain
 from ..gain.settings import GainSettings
 from ..jobs import progress, read_json, write_json
 from ..outliers.fill import FrameFill, filled_sum
-from ..storage.sums import read_stack_sum
+from ..storage.sums import read_half_sum, read_stack_sum, score_rows
 from .correction import Correction, Spread, correction
 from .drift import Views
-from .noise import HalfSums, ScaledCorrelation
+from .noise import HalfSums
 from .screen import block_means, block_sums, contrast, edge_block, window_screen
 from .settings import KomaSettings
 from .windows import nearest
@@ -48,34 +49,57 @@ BLOCKS_FIELD = "screen_block_sums"
 SCREEN_BLOCK = 32  # px: the screen's contrast view (block_means' default)
 
 
-def score_rows(n_rows: int) -> slice:
-    """Rows on which correlated noise is scored: every ``n_rows // 1024``-th (all of a small frame).
-
-    Still millions of pixels on a K2 frame (the estimate's spread is ~1e-5
-    after averaging frame pairs), at a third of the cost, which otherwise
-    dominates the step.
-    """
-    return slice(None, None, max(1, n_rows // 1024))
-
-
 @contextlib.contextmanager
 def _stack_frames(
-    counts_path: str | os.PathLike, flags_path: str | os.PathLike | None, rows: slice | None = None
-) -> Iterator[tuple[tuple[int, ...], Iterator[tuple[np.ndarray, np.ndarray]]]]:
-    """The stack's shape, and its frames streamed one at a time (the stack is never held whole): pairs of the
-    uint8 counts and the float32 frame, outliers filled when flags are given; ``rows``: those rows of the
-    float32 frame only. Every frame's checksum is checked as it is read."""
+    counts_path: str | os.PathLike, flags_path: str | os.PathLike | None
+) -> Iterator[tuple[tuple[int, ...], Iterator[np.ndarray]]]:
+    """The stack's shape, and its frames streamed one at a time as float32 (the stack is never held whole),
+    outliers filled when flags are given. Every frame's checksum is checked as it is read."""
     with mrcz.MrczReader(counts_path) as reader:
         shape = reader.shape
         if flags_path is None:
-            every = slice(None) if rows is None else rows
-            yield shape, ((raw, raw[every].astype(np.float32)) for raw in reader)
+            yield shape, (raw.astype(np.float32) for raw in reader)
             return
         flags = mrcz.read(flags_path)
         if flags.shape != shape[1:]:
             raise ValueError(f"{flags_path}: outlier flags are {flags.shape}, frames are {shape[1:]}")
-        fill = FrameFill(flags, rows)
-        yield shape, ((raw, fill(raw)) for raw in reader)
+        yield shape, map(FrameFill(flags), reader)
+
+
+def stack_halves(half_path: str | os.PathLike, sum_path: str | os.PathLike) -> tuple[HalfSums, HalfSums]:
+    """A stack's even and odd frames' sums on the scored rows (:func:`score_rows`): as recorded, and with the
+    outlier filter's fill, from its half sum (``ingest``'s) and its KOMA sum record; no frame is read.
+
+    The odd frames' sum is the stack sum's rows less the even one's. The
+    fill of an outlier needs the rows around it, which a half sum has not:
+    each half takes the KOMA sum's filled value in proportion to its frames
+    (the fill's expectation in each half; their difference there is 0, where
+    the frames' fills leave a little shot noise, on ~0.1% of the pixels).
+    """
+    info = read_sum_record(sum_path)
+    where = info[SUM_FIELD]
+    raw = _raw_sum(sum_path, where)
+    frames = int(info["frames"])
+    rows = score_rows(raw.shape[0])
+    even = read_half_sum(half_path, raw.shape, frames)
+    recorded = raw[rows]
+    if (even > recorded).any():
+        raise ValueError(
+            f"{os.fspath(half_path)}: its even frames hold more counts than the stack sum"
+            f" {where['path']} on its rows: not this stack's half sum; rerun ingest"
+        )
+    as_recorded = HalfSums.of(even, recorded - even, frames)
+    start, _, step = rows.indices(raw.shape[0])
+    y, x = np.divmod(np.asarray(where["filled_index"], np.int64), raw.shape[1])
+    on = (y >= start) & ((y - start) % step == 0)
+    at = ((y[on] - start) // step, x[on])
+    value = np.asarray(where["filled_value"], np.float64)[on]
+    filled_even = even.astype(np.float64)
+    filled_even[at] = value * (as_recorded.n[0] / frames)
+    filled_total = recorded.astype(np.float64)
+    filled_total[at] = value
+    filled_total -= filled_even  # now the odd frames' sum, filled
+    return as_recorded, HalfSums.of(filled_even, filled_total, frames)
 
 
 def _gain(
@@ -248,10 +272,8 @@ def read_sum_record(path: str | os.PathLike) -> dict[str, Any]:
     return info
 
 
-def read_sum(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
-    """A stack's KOMA sum (int32: the raw sum with its outliers filled) and its record (:func:`read_sum_record`)."""
-    info = read_sum_record(path)
-    where = info[SUM_FIELD]
+def _raw_sum(path: str | os.PathLike, where: dict[str, Any]) -> np.ndarray:
+    """The raw sum the KOMA sum record at ``path`` names (``where``: its :data:`SUM_FIELD`), checked for shape."""
     raw_path = os.path.join(os.path.dirname(os.path.abspath(path)), where["path"])
     image, _ = read_stack_sum(raw_path)
     if list(image.shape) != where["shape"]:
@@ -259,6 +281,14 @@ def read_sum(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
             f"{os.fspath(path)}: its record says {tuple(where['shape'])}, its raw sum {raw_path} is"
             f" {image.shape}; rerun outliers (koma_sum with outliers off)"
         )
+    return image
+
+
+def read_sum(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
+    """A stack's KOMA sum (int32: the raw sum with its outliers filled) and its record (:func:`read_sum_record`)."""
+    info = read_sum_record(path)
+    where = info[SUM_FIELD]
+    image = _raw_sum(path, where)
     image.reshape(-1)[np.asarray(where["filled_index"], np.int64)] = where["filled_value"]
     return image, info
 
@@ -514,31 +544,22 @@ def window_correction(
 
 
 def noise_after(
-    counts_path: str | os.PathLike,
-    fixes: Sequence[Correction],
-    flags_path: str | os.PathLike | None = None,
+    half_path: str | os.PathLike, sum_path: str | os.PathLike, fixes: Sequence[Correction]
 ) -> list[float]:
-    """Correlated noise of one stack after each of ``fixes`` (for the report's radius curve).
-
-    One pass over the stack, each fix applied to the scored rows only (a fix
-    may come already restricted to them, :meth:`Correction.rows`). Reads the
-    stack a frame at a time; holds one frame.
-    """
-    rows = score_rows(mrcz.read_header(counts_path).shape[1])
-    with _stack_frames(counts_path, flags_path, rows) as (shape, frames):
-        scored = len(range(*rows.indices(shape[1])))
-        after = [(fix if fix.pattern.shape[0] == scored else fix.rows(rows)).correlation() for fix in fixes]
-        # The frame's square, once for every fix that scales (the subtract form's accumulator has no use for it).
-        scaling = any(isinstance(accumulator, ScaledCorrelation) for accumulator in after)
-        for _, frame in frames:
-            squared = np.square(frame) if scaling else None
-            for accumulator in after:
-                accumulator.add(frame, squared)
-    return [accumulator.value for accumulator in after]
+    """Correlated noise of one stack after each of ``fixes`` (for the report's radius curve), as rule koma
+    scores it: on the outlier-filled halves of the stack (:func:`stack_halves`), each fix applied to the
+    scored rows (a fix may come already restricted to them, :meth:`Correction.rows`). Reads no frame."""
+    _, filled = stack_halves(half_path, sum_path)
+    scored = filled.halves[0].shape[0]
+    rows = score_rows(sum_shape(sum_path)[0])
+    return [
+        filled.correlation((fix if fix.pattern.shape[0] == scored else fix.rows(rows)).apply_sum)
+        for fix in fixes
+    ]
 
 
 def koma(
-    counts_path: str | os.PathLike,
+    half_path: str | os.PathLike,
     sum_path: str | os.PathLike,
     window_paths: Sequence[str | os.PathLike],
     gain_out: str | os.PathLike | None,
@@ -546,17 +567,24 @@ def koma(
     *,
     stack: str,
     radius: int,
-    flags_path: str | os.PathLike | None = None,
     gain_path: str | os.PathLike | None = None,
     gain: GainSettings | None = None,
     settings: KomaSettings | None = None,
     movie_out: str | os.PathLike | None = None,
+    counts_path: str | os.PathLike | None = None,
+    flags_path: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Normalise one stack with its KOMA term; write its statistics and (optionally) its gain reference and movie.
 
+    The statistics (correlated noise and fixed-pattern DQE loss, with the gain
+    alone and with KOMA) come from the stack's half sum ``half_path`` and its
+    KOMA sum ``sum_path`` (:func:`stack_halves`): no frame is read.
+
     The gain reference is written when ``gain_out`` is given (``koma.write_gains``):
     by default it is not kept, since the sums it comes from are, so it can be
-    made again at any time.
+    made again at any time. The normalised movie (``movie_out``,
+    ``koma.write_movies``) is made from the archive ``counts_path``, its
+    outliers filled from ``flags_path``'s flags, a frame at a time.
 
     ``window_paths`` are the sums of the other stacks of its window (see
     :func:`window_correction`); ``radius`` is the one in force (the configured
@@ -565,7 +593,8 @@ def koma(
     """
     started = time.perf_counter()
     settings = settings or KomaSettings()
-    movie_dtype, movie_compression = settings.movie_dtype, settings.movie_compression
+    if movie_out is not None and counts_path is None:
+        raise ValueError(f"{stack}: a normalised movie is made from the stack's archive: give counts_path")
     fix, window_info = window_correction(
         sum_path,
         window_paths,
@@ -574,35 +603,12 @@ def koma(
         limit=2 * radius,
     )
     applied = fix.gain
-    n_rows = fix.pattern.shape[0]
-    rows = score_rows(n_rows)
-    scored = fix.rows(rows)  # the correction on the scored rows: the whole frame only for a movie
-    on_rows = slice(None) if movie_out is None else rows  # the frames' rows that are scored
-    before, after = ScaledCorrelation(None if applied is None else applied[rows]), scored.correlation()
-    halves = HalfSums()  # of the outlier-filled frames, for the fixed-pattern DQE loss
-    writer = None
-    # Frames on the scored rows only, unless the whole movie is written.
-    with _stack_frames(counts_path, flags_path, None if movie_out is not None else rows) as (shape, frames):
-        if shape[1:] != fix.pattern.shape:
-            raise ValueError(f"{counts_path}: frames of {shape[1:]} pixels, its sum has {fix.pattern.shape}")
-        if movie_out is not None:
-            compression = None if movie_compression == "none" else mrcz.Compression(codec=movie_compression)
-            writer = mrcz.MrczWriter(movie_out, fix.pattern.shape, movie_dtype, compression=compression)
-        try:
-            with progress(shape[0], f"koma {stack}") as bar:
-                for raw, frame in frames:
-                    before.add(raw[rows])  # the gain alone, on the frame as recorded
-                    after.add(frame[on_rows])
-                    halves.add(frame[on_rows])
-                    if writer is not None:
-                        writer.write_frame(fix.apply(frame).astype(movie_dtype))
-                    bar.update(1)
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
-    if writer is not None:
-        writer.close()
+    as_recorded, filled = stack_halves(half_path, sum_path)
+    rows = score_rows(fix.pattern.shape[0])
+    scored = fix.rows(rows)
+    with_gain = None if applied is None else lambda total, _: total * applied[rows]
+    if movie_out is not None:
+        _write_movie(counts_path, flags_path, fix, movie_out, settings, stack)
     if gain_out is not None:
         mrcz.write(gain_out, fix.gain_reference(), compression=None)
     stats = {
@@ -613,15 +619,41 @@ def koma(
         "denoised": settings.denoise,
         "pattern_power_kept": fix.kept,
         "gain": "none" if gain_path is None else os.fspath(gain_path),
-        "outlier_filtered": flags_path is not None,
-        "correlated_noise_before": before.value,
-        "correlated_noise_after": after.value,
-        # The DQE share lost to fixed-pattern noise (koma.noise.fixed_pattern_loss): gain only, then KOMA.
-        "fixed_pattern_loss_before": halves.loss(
-            None if applied is None else lambda total, _: total * applied[rows]
-        ),
-        "fixed_pattern_loss_after": halves.loss(scored.apply_sum),
+        "outlier_filtered": bool(read_sum_record(sum_path).get("outlier_filtered")),
+        # Both metrics from the halves (koma.noise.half_correlation, fixed_pattern_loss); "before" is the gain
+        # alone: correlated noise on the frames as recorded, the DQE loss on the outlier-filled ones.
+        "correlated_noise_before": as_recorded.correlation(with_gain),
+        "correlated_noise_after": filled.correlation(scored.apply_sum),
+        "fixed_pattern_loss_before": filled.loss(with_gain),
+        "fixed_pattern_loss_after": filled.loss(scored.apply_sum),
         "seconds": time.perf_counter() - started,
     }
     write_json(stats_out, stats)
     return stats
+
+
+def _write_movie(
+    counts_path: str | os.PathLike,
+    flags_path: str | os.PathLike | None,
+    fix: Correction,
+    movie_out: str | os.PathLike,
+    settings: KomaSettings,
+    stack: str,
+) -> None:
+    """The stack normalised by ``fix``, written a frame at a time (removed if it fails)."""
+    compression = (
+        None if settings.movie_compression == "none" else mrcz.Compression(codec=settings.movie_compression)
+    )
+    with _stack_frames(counts_path, flags_path) as (shape, frames):
+        if shape[1:] != fix.pattern.shape:
+            raise ValueError(f"{counts_path}: frames of {shape[1:]} pixels, its sum has {fix.pattern.shape}")
+        writer = mrcz.MrczWriter(movie_out, fix.pattern.shape, settings.movie_dtype, compression=compression)
+        try:
+            with progress(shape[0], f"koma {stack}") as bar:
+                for frame in frames:
+                    writer.write_frame(fix.apply(frame).astype(settings.movie_dtype))
+                    bar.update(1)
+        except BaseException:
+            writer.abort()
+            raise
+    writer.close()

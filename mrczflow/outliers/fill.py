@@ -84,36 +84,22 @@ def filled_sum(total: np.ndarray, flags: np.ndarray) -> np.ndarray:
 
 
 class FrameFill:
-    """Fills the outliers of ``flags`` in one frame at a time (so a stack can be streamed, never held whole).
+    """Fills the outliers of ``flags`` in one frame at a time (so a stack can be streamed, never held whole)."""
 
-    ``rows``: return only those rows of each frame (e.g. every k-th, to score
-    on), filled as in the whole frame (each fill still reads its neighbours in
-    the rows between) but converted on those rows alone.
-    """
-
-    def __init__(self, flags: np.ndarray, rows: slice | None = None) -> None:
+    def __init__(self, flags: np.ndarray) -> None:
         self.plan = _plan_of(flags)
-        self.rows = rows
-        self.at = self.plan.indices  # where each fill goes in the returned image
-        self.inside = slice(None)  # which fills land there
-        if rows is not None:
-            n_rows, n_cols = flags.shape
-            start, stop, step = rows.indices(n_rows)
-            y, x = np.divmod(self.plan.indices, n_cols)
-            self.inside = (y >= start) & (y < stop) & ((y - start) % step == 0)
-            self.at = ((y[self.inside] - start) // step) * n_cols + x[self.inside]
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        """``frame`` (or its ``rows``) as float32 with its outliers filled."""
+        """``frame`` as float32 with its outliers filled."""
         values = fill_values(frame[np.newaxis], self.plan)[0]
-        out = (frame if self.rows is None else frame[self.rows]).astype(np.float32)
-        out.reshape(-1)[self.at] = values[self.inside]
+        out = frame.astype(np.float32)
+        out.reshape(-1)[self.plan.indices] = values
         return out
 
 
-def filtered_frames(stack: Iterable[np.ndarray], flags: np.ndarray, rows: slice | None = None):
+def filtered_frames(stack: Iterable[np.ndarray], flags: np.ndarray):
     """Yield the frames of ``stack`` (an array or any iterable of frames) as float32 with the outliers of
-    ``flags`` filled; ``rows``: those rows only (:class:`FrameFill`)."""
-    fill = FrameFill(flags, rows)
+    ``flags`` filled (:class:`FrameFill`)."""
+    fill = FrameFill(flags)
     for frame in stack:
         yield fill(frame)

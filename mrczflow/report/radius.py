@@ -38,14 +38,17 @@ def radius_curves(
     of its largest window once. ``gain_template`` is the gain applied before
     KOMA (``{stack}`` is filled in), oriented by ``gain`` (None: already
     oriented), raised to the stack's gamma when ``gamma_gain`` (the session's
-    gamma fit, as rule apply_gain does); ``flags`` says the outlier masks exist. Returns the curves and
-    the mean correlated noise with the gain alone. Holds, per thread
-    (``threads`` samples at once), one frame, two sums and each radius's
-    correction on the scored rows; reads each sample stack once, and not
-    at all when rule koma measured every point already: a radius whose
-    window uses the very stacks, at the same places, that the stack's KOMA
-    step used (its record's ``window_places``) takes that step's measured
-    noise (the same correction of the same frames) instead of making it again.
+    gamma fit, as rule apply_gain does); ``flags`` says the outliers were
+    filtered. Returns the curves and the mean correlated noise with the gain
+    alone. Each point is scored as rule koma scores a stack, on its half sums
+    (:func:`mrczflow.koma.steps.noise_after`): no frame is read. Holds, per
+    thread (``threads`` samples at once), two sums, the sample's halves and
+    each radius's correction on the scored rows; reads a sample's half sum
+    once, and not at all when rule koma measured every point already: a
+    radius whose window uses the very stacks, at the same places, that the
+    stack's KOMA step used (its record's ``window_places``) takes that step's
+    measured noise (the same correction of the same halves) instead of making
+    it again.
     """
     koma = koma or KomaSettings()
     orientation = gain or GainSettings()
@@ -66,7 +69,6 @@ def radius_curves(
             # As rule apply_gain writes it: gain ** gamma(the stack's dose rate), from the session's fit.
             gamma, _ = GammaFit.from_dict(session.gamma).gamma(float(session.ingest[stack]["dose_rate"]))
             gain_image = gain_to_gamma(gain_image, gamma)
-        flags_path = paths.of("mask", stack) if flags else None
         record = session.koma.get(stack, {})
         measured = _measured_window(record, koma, gain_path is not None, flags)
         in_force = record.get("radius")  # drawn too (the curve's point for this session), when not in RADII
@@ -91,7 +93,7 @@ def radius_curves(
             points.append((radius, None))
             fixes.append(sums.correction(gain_image, verdicts).rows(score_rows(shape[0])))
         del sums, gain_image  # the window's sums and the whole gain are done with: the scores hold their rows
-        noise = iter(noise_after(paths.of("archive", stack), fixes, flags_path) if fixes else [])
+        noise = iter(noise_after(paths.of("half", stack), sum_path, fixes) if fixes else [])
         return [(radius, next(noise) if value is None else value) for radius, value in points]
 
     # numpy, the FFTs and decompression release the GIL: samples in parallel on the job's threads.

@@ -43,6 +43,7 @@ class ReportPaths:
     mask: str
     screen: str
     sums: str
+    half: str  # ingest's half sums: the radius curve scores on them
     koma: str
     log: str
     benchmark: str

@@ -10,13 +10,14 @@ its checksum, and added to the stack's sum. Out of the pass come:
 - the record (JSON: source, shape, dose rate, frame time, time stamp, how
   counts were recovered);
 - the storage summary (JSON: sizes, ratio, entropy bound);
-- the stack's sum (int32 MRCZ): all the outlier filter and KOMA need, so no
-  later step reads the frames again.
+- the stack's sum (int32 MRCZ) and its half sum (the even frames' sum on
+  the scored rows, :mod:`.sums`): all the outlier filter and KOMA need, so
+  no later step reads the frames again.
 
 The pass itself is :func:`archive_movie`, which ``mrczflow compress`` also
 calls for TIFF and EER movies, so both write the same archive.
 
-Memory: one frame and the frame-sized sum (and the gain reference when
+Memory: one frame, the frame-sized sum and a third of one for the half sum (and the gain reference when
 recovering counts from vendor-normalised floats).
 """
 
@@ -42,7 +43,7 @@ from .entropy import entropy_bound
 from .exposure import SIDECAR_SOURCES, Exposure, exposure_from_sidecar, measured_dose_rate, sidecar
 from .movies import IngestError, ReadAhead, open_movie, recover_counts
 from .settings import CompressSettings, IngestSettings
-from .sums import write_stack_sum
+from .sums import score_rows, write_half_sum, write_stack_sum
 
 
 def ingest(
@@ -56,10 +57,11 @@ def ingest(
     threads: int | None = None,
     summary_out: str | os.PathLike | None = None,
     sum_out: str | os.PathLike | None = None,
+    half_out: str | os.PathLike | None = None,
     gain_path: str | os.PathLike | None = None,
     gain: GainSettings | None = None,
 ) -> dict[str, Any]:
-    """Archive ``movie`` in one pass; write its record, storage summary and sum (see module doc).
+    """Archive ``movie`` in one pass; write its record, storage summary, sum and half sum (see module doc).
 
     ``gain_path`` is the vendor gain reference (needed for float movies) and
     ``gain`` its orientation. If ``archive_out`` exists (an earlier run's
@@ -85,6 +87,8 @@ def ingest(
     n_frames, ny, nx = record["shape"]
     if sum_out:
         write_stack_sum(sum_out, archived.total, stack=stack, frames=n_frames)
+    if half_out:
+        write_half_sum(half_out, archived.even, stack=stack, frames=n_frames, rows=score_rows(ny))
     size = Path(archive_out).stat().st_size
     decoded = n_frames * ny * nx
     bound = entropy_bound(archived.histogram)
@@ -120,7 +124,9 @@ class Archived:
     record
         The movie's record (also in the archive's metadata under ``movie``).
     total
-        Sum of the archived uint8 frames (int64, frame-sized): the stack's sum.
+        Sum of the archived uint8 frames (int32, frame-sized): the stack's sum.
+    even
+        Sum of the even frames (0, 2, ...) on the scored rows (:func:`.sums.score_rows`): the half sum.
     histogram
         Counts of each uint8 value over every 8th row of every frame.
     clipped
@@ -129,6 +135,7 @@ class Archived:
 
     record: dict[str, Any]
     total: np.ndarray
+    even: np.ndarray
     histogram: np.ndarray
     clipped: int
 
@@ -182,7 +189,7 @@ def archive_movie(
     Returns
     -------
     Archived
-        The record, the stack's sum, the value histogram and the clipped pixel count.
+        The record, the stack's sum and half sum, the value histogram and the clipped pixel count.
     """
     settings = settings or IngestSettings()
     compress = compress or CompressSettings()
@@ -222,6 +229,8 @@ def archive_movie(
         worst_residual = 0.0
         clipped = 0
         total = np.zeros((ny, nx), np.int32)  # uint8 frames: int32 overflows only past 8 million frames
+        scored = score_rows(ny)
+        even = np.zeros((len(range(*scored.indices(ny))), nx), np.int32)
         # Every 8th row of every frame: an unbiased histogram for the entropy bound at ~3% of the time.
         histogram = np.zeros(256, np.int64)
         earlier = None if replace else _earlier_archive(archive_out, movie, source.shape)
@@ -256,6 +265,8 @@ def archive_movie(
                 clipped += lost
                 histogram += np.bincount(small[::8].ravel(), minlength=256)
                 total += small
+                if index % 2 == 0:
+                    even += small[scored]
                 writer.write_frame(small)
                 ticker.update()
             mean = float(total.sum()) / (n_frames * ny * nx)
@@ -291,7 +302,7 @@ def archive_movie(
             writer.dose_per_frame = record["dose_per_frame"]
             writer.exposure_time = exposure.frame_time * n_frames if exposure.frame_time else None
             writer.metadata.update({"movie": record, "clipped_pixels": clipped})
-    return Archived(record, total, histogram, clipped)
+    return Archived(record, total, even, histogram, clipped)
 
 
 def _exposure(

@@ -445,7 +445,7 @@ def report_records():
     if config["outliers"]["enabled"]:
         templates += ["results/outliers/{stack}.json", "results/outliers/{stack}.mask.mrcz"]
     if config["koma"]["enabled"]:
-        templates += ["results/koma/{stack}.json", KOMA_SUM]
+        templates += ["results/koma/{stack}.json", KOMA_SUM, "results/sums/{stack}.half.mrcz"]
     return templates
 
 

@@ -1,6 +1,7 @@
 # Any movie format -> in one pass over its frames: the lossless uint8 MRCZ archive (with checksums),
-# a record of the movie (dose, timing, source), the storage summary and the stack's sum, which is all
-# that later stages read (no later rule reads the frames again).
+# a record of the movie (dose, timing, source), the storage summary, the stack's sum and its half sum
+# (the even frames on the scored rows), which are all that later stages read (no later rule reads the
+# frames again, unless normalised movies are asked for).
 
 
 rule ingest:
@@ -11,11 +12,12 @@ rule ingest:
     output:
         # update(): an earlier run's outputs are not deleted before the job; the step compares the
         # movie with the archive and replaces it only by the same counts (never by less). A refused
-        # source leaves all four as they were (Snakemake restores them), so the stack's results stay.
+        # source leaves all five as they were (Snakemake restores them), so the stack's results stay.
         archive=update("results/mrcz/{stack}.mrcz"),
         record=update("results/ingest/{stack}.json"),
         summary=update("results/mrcz/{stack}.json"),
         total=update("results/sums/{stack}.sum.mrcz"),
+        half=update("results/sums/{stack}.half.mrcz"),
     params:
         script=os.path.join(SCRIPTS, "ingest.py"),
         settings=step_settings("ingest", "ingest"),
@@ -37,6 +39,6 @@ rule ingest:
         "../../envs/mrczflow.yaml"
     shell:
         "python {params.script:q} {input.movie:q} {output.archive:q} {output.record:q} {output.summary:q}"
-        " {output.total:q} --stack {wildcards.stack:q} --threads {threads:q} --settings {params.settings:q}"
+        " {output.total:q} {output.half:q} --stack {wildcards.stack:q} --threads {threads:q} --settings {params.settings:q}"
         " --compress-settings {params.compress_settings:q} --gain-settings {params.gain_settings:q}"
         " {params.gain:q} > {log:q} 2>&1"

@@ -49,12 +49,15 @@ if not KOMA_SUM_BY_OUTLIERS:
 
 rule koma:
     input:
-        counts="results/mrcz/{stack}.mrcz",
+        # The stack's half sum: its correlated noise and DQE loss are scored on it, not on its frames.
+        half="results/sums/{stack}.half.mrcz",
         total=KOMA_SUM,
         # KOMA sums of the window; each names its raw sum, made before it by the same stack's ingest.
         window=koma_window,
-        flags=OUTLIER_FLAGS,
         gain=KOMA_GAIN,
+        # A normalised movie alone reads the frames: the archive, its outliers filled.
+        counts="results/mrcz/{stack}.mrcz" if config["koma"]["write_movies"] else [],
+        flags=OUTLIER_FLAGS if config["koma"]["write_movies"] else [],
     output:
         stats="results/koma/{stack}.json",
         gain="results/koma/{stack}.gain.mrc" if config["koma"]["write_gains"] else [],
@@ -63,6 +66,7 @@ rule koma:
         script=os.path.join(SCRIPTS, "koma.py"),
         radius=koma_radius(),
         window=lambda wildcards, input: [word for path in input.window for word in ("--window-sum", path)],
+        counts=option("--counts", "counts"),
         flags=option("--flags", "flags"),
         gain=option("--gain", "gain"),
         gain_settings=KOMA_GAIN_ORIENTATION,
@@ -80,6 +84,6 @@ rule koma:
     conda:
         "../../envs/mrczflow.yaml"
     shell:
-        "python {params.script:q} {input.counts:q} {input.total:q} {output.stats:q}"
+        "python {params.script:q} {input.half:q} {input.total:q} {output.stats:q}"
         " {params.window:q} --stack {wildcards.stack:q} --radius {params.radius:q} --settings {params.settings:q}"
-        " {params.flags:q} {params.gain:q} {params.gain_settings:q} {params.gain_out:q} {params.movie:q} > {log:q} 2>&1"
+        " {params.counts:q} {params.flags:q} {params.gain:q} {params.gain_settings:q} {params.gain_out:q} {params.movie:q} > {log:q} 2>&1"

@@ -10,6 +10,7 @@ REPORT_PATHS = {
     "mask": "results/outliers/{stack}.mask.mrcz",
     "screen": KOMA_SUM,
     "sums": KOMA_SUM,
+    "half": "results/sums/{stack}.half.mrcz",
     "koma": "results/koma/{stack}.json",
     "gamma": "results/gamma/gamma_fit.yaml",
     "log": "logs/{stage}/{stack}.log",

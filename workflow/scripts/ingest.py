@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Rule ingest: one pass over a movie -> archive, record, storage summary, stack sum.
+"""Rule ingest: one pass over a movie -> archive, record, storage summary, stack sum and half sum.
 
 Calls :func:`mrczflow.storage.steps.ingest`. Memory: one frame and the
 frame-sized sum (plus the gain reference for vendor gain-normalised floats).
@@ -23,6 +23,7 @@ STEP = "ingest"  # the name of the rule, of this script and of its step function
 @click.argument("record_out", type=click.Path(dir_okay=False))
 @click.argument("summary_out", type=click.Path(dir_okay=False))
 @click.argument("sum_out", type=click.Path(dir_okay=False))
+@click.argument("half_out", type=click.Path(dir_okay=False))
 @click.option("--stack", required=True, help="the stack's name in results/")
 @click.option(
     "--threads", type=click.IntRange(min=1), default=None, help="compression threads (default: all cores)"
@@ -37,6 +38,7 @@ def main(
     record_out,
     summary_out,
     sum_out,
+    half_out,
     stack,
     threads,
     settings_json,
@@ -45,7 +47,8 @@ def main(
     gain_json,
 ) -> None:
     """Archive MOVIE as ARCHIVE_OUT (uint8 MRCZ; an existing one is never replaced by less) and write
-    RECORD_OUT, SUMMARY_OUT (JSON) and SUM_OUT (the stack's sum, int32 MRCZ)."""
+    RECORD_OUT, SUMMARY_OUT (JSON), SUM_OUT (the stack's sum, int32 MRCZ) and HALF_OUT (its even frames'
+    sum on the scored rows, int32 MRCZ)."""
     run_guarded(
         stack,
         STEP,
@@ -59,6 +62,7 @@ def main(
             threads=threads,
             summary_out=summary_out,
             sum_out=sum_out,
+            half_out=half_out,
             gain_path=gain,
             gain=GainSettings.for_step(STEP, gain_json),
         ),
