@@ -17,7 +17,8 @@ import click
 import numpy as np
 
 from mrczflow import mrcz
-from mrczflow.gain.fit import best_gamma, fit_gamma_law, robust_clip, smoothed_spread
+from mrczflow.gain.fit import best_gamma, fit_gamma_law, smoothed_spread
+from mrczflow.gain.robust import robust_clip
 from mrczflow.gain.steps import sum_movie
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
 

@@ -4,7 +4,7 @@
 is the gamma(dose rate) law (Eq. 11); :mod:`.fit` finds each reference's best
 gamma (Eq. 10), fits the law and checks the gain's orientation on the
 references; :mod:`.session_check` checks it on each stack's own sum (rule
-``outliers``, no references needed); :mod:`.steps` are the rules' steps; :mod:`.figures` draws Fig. 9; :mod:`.settings` holds
+``outliers``, no references needed), with :mod:`.robust`'s clipping; :mod:`.steps` are the rules' steps; :mod:`.figures` draws Fig. 9; :mod:`.settings` holds
 the ``gain`` and ``gamma`` config sections.
 """
 

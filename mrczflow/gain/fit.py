@@ -32,21 +32,13 @@ from scipy import ndimage, optimize
 
 from .law import GammaLaw
 from .reference import FLIPS, ROTATIONS, orient
+from .robust import robust_clip
 
 MIN_REFERENCES = 5
 
 
 class GammaFitError(ValueError):
     """The references do not determine gamma(delta)."""
-
-
-def robust_clip(image: np.ndarray, clip_sigma: float = 6.0) -> np.ndarray:
-    """Replace pixels beyond ``clip_sigma`` robust deviations (median absolute deviation) by the median."""
-    image = np.asarray(image, dtype=np.float32)
-    sample = image.ravel()[:: max(1, image.size // 200_000)]
-    median = float(np.median(sample))
-    spread = 1.4826 * float(np.median(np.abs(sample - median))) or float(sample.std()) or 1.0
-    return np.where(np.abs(image - median) > clip_sigma * spread, np.float32(median), image)
 
 
 def smoothed_spread(flat: np.ndarray, log_gain: np.ndarray, gamma: float, patch: int = 64) -> float:

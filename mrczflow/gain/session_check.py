@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from .fit import robust_clip
 from .reference import ROTATIONS, orient
+from .robust import robust_clip
 
 #: Noise units (see the module docstring) a decision needs; about 2e-23 per orientation by chance.
 MARGIN = 10.0

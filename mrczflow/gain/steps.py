@@ -43,10 +43,10 @@ from .fit import (
     check_orientation,
     fit_gamma_law,
     gain_to_gamma,
-    robust_clip,
     smoothed_spread,
 )
 from .reference import load_gain
+from .robust import robust_clip
 from .settings import GainSettings, GammaSettings
 
 
