@@ -80,3 +80,15 @@ def test_reading_an_archive_does_not_load_the_compressor(tmp_path):
     )
     subprocess.run([sys.executable, "-c", code, str(path), "write"], check=True)
     subprocess.run([sys.executable, "-c", code, str(path), "read"], check=True)
+
+
+def test_the_per_stack_steps_do_not_load_what_they_do_not_use():
+    """Rule outliers checks the gain's orientation with the fit's robust clipping, not the fit (which brings
+    scipy.optimize: 0.4 s a job); rule koma scores on half sums (no BLAS routines of scipy.linalg)."""
+    code = (
+        "import sys\n"
+        "import mrczflow.outliers.steps, mrczflow.koma.steps\n"
+        "loaded = [m for m in ('scipy.optimize', 'scipy.linalg', 'mrczflow.gain.fit') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
