@@ -338,3 +338,24 @@ def test_rule_koma_reads_the_archive_only_for_a_normalised_movie(tmp_path, write
     for line in koma_jobs:
         assert "results/sums/" in line and ".half.mrcz" in line
         assert ("results/mrcz/" in line) == ("--counts" in line) == ("--flags" in line) == write_movies
+
+
+def test_ingest_proves_every_compressed_frame_as_it_writes_it(tmp_path, monkeypatch):
+    """No later rule reads the archive, so ingest decodes each compressed frame back and compares it: a
+    chunk that decodes to anything else (a codec or memory fault, simulated here) stops the step, naming
+    the archive, and leaves no archive and no sums."""
+    import mrczflow.mrcz.writer as writer_module
+
+    decode = writer_module.decompress_frame
+    ingested(tmp_path, movie_with_defects(3))  # the true decoder: the archive is written
+
+    def faulty(chunk, out, threads):
+        decode(chunk, out, threads)
+        out.reshape(-1)[7] ^= 1
+
+    monkeypatch.setattr(writer_module, "decompress_frame", faulty)
+    for name in ("a.mrcz", "t.mrcz", "h.mrcz"):
+        (tmp_path / name).unlink()
+    with pytest.raises(ValueError, match=r"a\.mrcz: a compressed frame decodes to other values"):
+        ingested(tmp_path, movie_with_defects(3))
+    assert not any((tmp_path / name).exists() for name in ("a.mrcz", "t.mrcz", "h.mrcz"))
