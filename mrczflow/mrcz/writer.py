@@ -125,8 +125,8 @@ class MrczWriter:
     round_trip
         Decode every compressed chunk as it is made and compare it with its
         frame, so a file is never closed with a frame its chunk does not give
-        back (for archives: no later step reads them again). About half a
-        frame's compression time again.
+        back (for archives: no later step reads them again). About 0.7 times
+        a frame's compression time again (K2: 0.8 s a 40-frame movie).
     """
 
     def __init__(
