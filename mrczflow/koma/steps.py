@@ -551,11 +551,10 @@ def noise_after(
     scored rows (a fix may come already restricted to them, :meth:`Correction.rows`). Reads no frame."""
     _, filled = stack_halves(half_path, sum_path)
     scored = filled.halves[0].shape[0]
-    rows = score_rows(sum_shape(sum_path)[0])
-    return [
-        filled.correlation((fix if fix.pattern.shape[0] == scored else fix.rows(rows)).apply_sum)
-        for fix in fixes
+    on_rows = [
+        fix if fix.pattern.shape[0] == scored else fix.rows(score_rows(fix.pattern.shape[0])) for fix in fixes
     ]
+    return [filled.correlation(fix.apply_sum) for fix in on_rows]
 
 
 def koma(
@@ -595,18 +594,18 @@ def koma(
     settings = settings or KomaSettings()
     if movie_out is not None and counts_path is None:
         raise ValueError(f"{stack}: a normalised movie is made from the stack's archive: give counts_path")
+    record = read_sum_record(sum_path)
+    ny, nx = record[SUM_FIELD]["shape"]
     fix, window_info = window_correction(
         sum_path,
         window_paths,
         settings=settings,
-        gain=_gain(gain_path, sum_shape(sum_path), gain),
+        gain=_gain(gain_path, (ny, nx), gain),
         limit=2 * radius,
     )
-    applied = fix.gain
     as_recorded, filled = stack_halves(half_path, sum_path)
-    rows = score_rows(fix.pattern.shape[0])
-    scored = fix.rows(rows)
-    with_gain = None if applied is None else lambda total, _: total * applied[rows]
+    scored = fix.rows(score_rows(ny))  # the correction, and the gain it applies, on the scored rows
+    with_gain = None if scored.gain is None else lambda total, _: total * scored.gain
     if movie_out is not None:
         _write_movie(counts_path, flags_path, fix, movie_out, settings, stack)
     if gain_out is not None:
@@ -619,7 +618,7 @@ def koma(
         "denoised": settings.denoise,
         "pattern_power_kept": fix.kept,
         "gain": "none" if gain_path is None else os.fspath(gain_path),
-        "outlier_filtered": bool(read_sum_record(sum_path).get("outlier_filtered")),
+        "outlier_filtered": bool(record.get("outlier_filtered")),
         # Both metrics from the halves (koma.noise.half_correlation, fixed_pattern_loss); "before" is the gain
         # alone: correlated noise on the frames as recorded, the DQE loss on the outlier-filled ones.
         "correlated_noise_before": as_recorded.correlation(with_gain),

@@ -45,7 +45,7 @@ from .entropy import entropy_bound
 from .exposure import SIDECAR_SOURCES, Exposure, exposure_from_sidecar, measured_dose_rate, sidecar
 from .movies import IngestError, ReadAhead, open_movie, recover_counts
 from .settings import CompressSettings, IngestSettings
-from .sums import score_rows, write_half_sum, write_stack_sum
+from .sums import half_sum_shape, score_rows, write_half_sum, write_stack_sum
 
 
 def ingest(
@@ -232,7 +232,7 @@ def archive_movie(
         clipped = 0
         total = np.zeros((ny, nx), np.int32)  # uint8 frames: int32 overflows only past 8 million frames
         scored = score_rows(ny)
-        even = np.zeros((len(range(*scored.indices(ny))), nx), np.int32)
+        even = np.zeros(half_sum_shape((ny, nx)), np.int32)
         # Every 8th row of every frame: an unbiased histogram for the entropy bound at ~3% of the time.
         histogram = np.zeros(256, np.int64)
         earlier = None if replace else _earlier_archive(archive_out, movie, source.shape)

@@ -36,6 +36,11 @@ def score_rows(n_rows: int) -> slice:
     return slice(None, None, max(1, n_rows // 1024))
 
 
+def half_sum_shape(frame_shape: tuple[int, int]) -> tuple[int, int]:
+    """The shape of the half sum of frames of ``frame_shape``: its scored rows (:func:`score_rows`), whole."""
+    return len(range(*score_rows(frame_shape[0]).indices(frame_shape[0]))), frame_shape[1]
+
+
 def write_stack_sum(path: str | os.PathLike, total: np.ndarray, *, stack: str, frames: int) -> None:
     """Write ``total`` (counts summed over ``frames`` frames) as the sum of ``stack``."""
     if total.max(initial=0) > np.iinfo(np.int32).max:
@@ -81,7 +86,7 @@ def read_half_sum(path: str | os.PathLike, shape: tuple[int, int], frames: int) 
         info = reader.metadata.get(HALF_KEY)
         image = reader.read()
     rows = score_rows(shape[0])
-    expected = (len(range(*rows.indices(shape[0]))), shape[1])
+    expected = half_sum_shape(shape)
     if not isinstance(info, dict) or info.get("frames") != frames or info.get("row_step") != rows.step:
         raise ValueError(
             f"{os.fspath(path)}: not the half sum of a stack of {frames} frames scored on every"
