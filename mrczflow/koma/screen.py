@@ -21,8 +21,8 @@ def contrast(total: np.ndarray, gain: np.ndarray | None = None, block: int = 32)
     stays near the detector's own flat-field spread (a few per cent); carbon
     film and crystalline ice reach 10-20%.
     """
-    image = np.asarray(total, np.float64)
-    means = block_means(image if gain is None else image * gain, block)
+    # Without a gain the counts' blocks are summed as integers (block_means): no float64 copy of the sum.
+    means = block_means(total if gain is None else np.asarray(total, np.float64) * gain, block)
     level = means.mean()
     if level <= 0:
         return 0.0

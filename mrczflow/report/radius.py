@@ -89,7 +89,7 @@ def radius_curves(
             if measured is not None and {s: sums.members[s].position for s in used} == measured[0]:
                 points.append((radius, measured[1]))  # the window rule koma used: its own measurement
                 continue
-            # On the scored rows only: one correction per radius, the stack read once for all.
+            # On the scored rows only: one correction per radius, the half sum read once for all.
             points.append((radius, None))
             fixes.append(sums.correction(gain_image, verdicts).rows(score_rows(shape[0])))
         del sums, gain_image  # the window's sums and the whole gain are done with: the scores hold their rows
