@@ -16,6 +16,7 @@ from mrczflow.koma.noise import HalfSums, fast_shape, fixed_pattern_loss
 from mrczflow.koma.screen import edge_block, edge_strength
 from mrczflow.koma.settings import KomaSettings
 from mrczflow.koma.steps import koma_sum, read_sum, window_correction
+from mrczflow.koma.windows import window_half
 from mrczflow.storage.sums import write_stack_sum
 
 from .koma_images import smooth
@@ -57,6 +58,37 @@ def test_the_window_s_halves_keep_its_specimen_out_of_the_pattern():
     none = float(detector.std())  # the error of no correction at all
     assert shot_only > 1.5 * none, (shot_only, none)
     assert halves < 1.02 * none, (halves, none)
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3, 12])
+def test_a_symmetric_window_is_split_evenly_and_alternately(radius):
+    """The halves alternate in acquisition order across the corrected stack; by the parity of the place
+    alone both neighbours of a radius-1 window went to one half, and the window had no measured noise."""
+    places = [*range(-radius, 0), *range(1, radius + 1)]
+    halves = [window_half(place) for place in places]
+    assert halves.count(0) == halves.count(1) == radius
+    assert all(a != b for a, b in zip(halves, halves[1:], strict=False))
+
+
+def test_a_radius_1_window_measures_its_two_stacks_specimen_as_noise(tmp_path):
+    """The stacks either side of the corrected one (as the report's radius curve makes radius 1), each with
+    its own ice: the window's halves, one stack each, measure the ice as noise. With both in one half the
+    filter saw shot noise only and stamped the ice on the stack (on the K2 bench: 8x the correlated noise
+    of no correction, where the fix brings it 7x below). One difference is a rough measure: the pattern
+    stays worse than none here, but by far less."""
+    rng = np.random.default_rng(4)
+    shape, dose = (128, 128), 2000.0
+    detector = 0.003 * smooth(shape, 12, rng)
+    images = [rng.poisson(dose * (1 + detector) * (1 + 0.02 * smooth(shape, 12, rng))) for _ in range(3)]
+    paths = write_session(tmp_path, images)
+    fix, info = window_correction(paths[1], paths)
+    assert info["window_places"] == {"stack_0000": -1.0, "stack_0002": 1.0}
+
+    def error(pattern):
+        return float(np.std(pattern - (detector - detector.mean())))
+
+    shot_only = error(koma.correction(images[0] + images[2], 2, 80).pattern)
+    assert error(fix.pattern) < shot_only / 2, (error(fix.pattern), shot_only)
 
 
 def test_the_halves_measure_shot_noise_where_that_is_all_there_is():

@@ -40,7 +40,7 @@ from .drift import Views
 from .noise import HalfSums
 from .screen import block_means, block_sums, contrast, edge_block, window_screen
 from .settings import KomaSettings
-from .windows import nearest
+from .windows import nearest, window_half
 
 SUM_FIELD = "stack_sum"  # where, in a KOMA sum record, its raw sum and filled values are
 # In a KOMA sum record: the KOMA sum's block sums at the screen's two block sizes (whole counts, by size),
@@ -388,7 +388,7 @@ class WindowSum:
         known = position is not None
         member = self._member(path, image, info, decision)
         member.position = float(position) if known else float(len(self.members))
-        member.half = int(round(member.position)) % 2
+        member.half = window_half(member.position) if known else len(self.members) % 2
         member.in_sum = accumulate
         if accumulate:
             self.total += image

@@ -20,7 +20,7 @@ from ..koma.correction import Correction, Spread
 from ..koma.drift import Views
 from ..koma.noise import correlated_noise
 from ..koma.screen import block_means, edge_block
-from ..koma.windows import nearest
+from ..koma.windows import nearest, window_half
 from .truth import Truth
 
 #: The low-pass of :func:`gain_error`: a box of this many px, twice (the scale a drifting gain lives at).
@@ -67,7 +67,7 @@ def koma_corrections(
         for k in used:
             total += sums[k]
             if window_spread is not None:
-                window_spread.add(sums[k], (k - i) % 2, float(k - i))
+                window_spread.add(sums[k], window_half(k - i), float(k - i))
         views = (
             Views(block, [block_means(sums[k], block) for k in used], [float(k - i) for k in used])
             if spread and drift
