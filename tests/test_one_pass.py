@@ -341,8 +341,8 @@ def test_rule_koma_reads_the_archive_only_for_a_normalised_movie(tmp_path, write
 
 
 def test_ingest_proves_every_compressed_frame_as_it_writes_it(tmp_path, monkeypatch):
-    """No later rule reads the archive, so ingest decodes each compressed frame back and compares it: a
-    chunk that decodes to anything else (a codec or memory fault, simulated here) stops the step, naming
+    """No later rule reads the archive, so ingest decodes each compressed frame back and checks it against
+    the checksum the footer records for it, as every reader does: a chunk that decodes to anything else (a codec or memory fault, simulated here) stops the step, naming
     the archive, and leaves no archive and no sums."""
     import mrczflow.mrcz.writer as writer_module
 

@@ -213,20 +213,29 @@ class MrczWriter:
         low = high = math.nan
         if self.dtype.kind != "c":
             low, high = float(frame.min()), float(frame.max())
+        frame_checksum = checksum(frame)
         chunk = None
         if self._settings is not None:
             chunk = compress_frame(frame, self._settings, threads=threads)
             if self.round_trip:
-                self._check_round_trip(frame, chunk, threads)
-        return checksum(frame), low, high, chunk
+                self._check_round_trip(frame, chunk, frame_checksum, threads)
+        return frame_checksum, low, high, chunk
 
-    def _check_round_trip(self, frame: np.ndarray, chunk: bytes, threads: int | None) -> None:
+    def _check_round_trip(
+        self, frame: np.ndarray, chunk: bytes, frame_checksum: str, threads: int | None
+    ) -> None:
+        """Decode ``chunk`` as a reader will and check it against the checksum the footer records for it.
+
+        The checksum (xxh3-64) is what every reader verifies, and a 64-bit
+        hash lets a wrong frame through once in 2**64; it costs a tenth of a
+        value-by-value comparison (0.05 against 0.4 s a K2 movie).
+        """
         decoded = np.empty_like(frame)
         try:
             decompress_frame(chunk, decoded, threads or self._settings.threads)
         except RuntimeError as exc:
             raise MrczError(self.path, f"a compressed frame does not decode ({exc}): not written") from None
-        if not np.array_equal(decoded, frame):
+        if checksum(decoded) != frame_checksum:
             raise MrczError(
                 self.path, "a compressed frame decodes to other values (a codec or memory fault): not written"
             )
