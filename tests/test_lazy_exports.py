@@ -83,10 +83,11 @@ def test_no_job_loads_the_blosc2_package(tmp_path):
 
 def test_the_per_stack_steps_do_not_load_what_they_do_not_use():
     """Rule outliers checks the gain's orientation with the fit's robust clipping, not the fit (which brings
-    scipy.optimize: 0.4 s a job); rule koma scores on half sums (no BLAS routines of scipy.linalg)."""
+    scipy.optimize: 0.4 s a job); rule koma scores on half sums (no BLAS routines of scipy.linalg); the
+    report's radius curve needs the gamma fit only for a gamma gain."""
     code = (
         "import sys\n"
-        "import mrczflow.outliers.steps, mrczflow.koma.steps\n"
+        "import mrczflow.outliers.steps, mrczflow.koma.steps, mrczflow.report.steps\n"
         "loaded = [m for m in ('scipy.optimize', 'scipy.linalg', 'mrczflow.gain.fit') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )

@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..gain.fit import GammaFit, gain_to_gamma
 from ..gain.reference import load_gain
 from ..gain.settings import GainSettings
 from ..koma.settings import KomaSettings
@@ -66,6 +65,8 @@ def radius_curves(
         gain_path = gain_template.format(stack=stack) if gain_template else None
         gain_image = load_gain(gain_path, shape, orientation.rotate, orientation.flip) if gain_path else None
         if gamma_gain and gain_image is not None and session.gamma:
+            from ..gain.fit import GammaFit, gain_to_gamma  # scipy.optimize (0.3 s): only for a gamma gain
+
             # As rule apply_gain writes it: gain ** gamma(the stack's dose rate), from the session's fit.
             gamma, _ = GammaFit.from_dict(session.gamma).gamma(float(session.ingest[stack]["dose_rate"]))
             gain_image = gain_to_gamma(gain_image, gamma)
