@@ -13,11 +13,8 @@ from .. import mrcz
 from ..fileio import atomic_path
 from ..gain.settings import GainSettings
 from ..jobs import job_banner, write_json
-from ..koma.figures import plot_koma, plot_radius
 from ..koma.settings import KomaSettings
 from ..live.ready import read_entries
-from ..outliers.figures import plot_mask, plot_outliers
-from ..storage.figures import plot_storage
 from ..storage.index import read_index
 from .live import live_progress
 from .radius import radius_curves
@@ -99,6 +96,12 @@ def session_report(
             if session.koma and not (session.live and session.live.growing)
             else None
         )
+        # matplotlib is imported only now (0.8 s, holding the GIL): the curve, the report's longest part,
+        # has started meanwhile.
+        from ..koma.figures import plot_koma, plot_radius
+        from ..outliers.figures import plot_mask, plot_outliers
+        from ..storage.figures import plot_storage
+
         plot_storage(
             in_order,
             session.totals()["ratio"],
