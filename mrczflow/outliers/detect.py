@@ -212,10 +212,14 @@ def detect(
             np.zeros(total.shape, np.uint8), 0.0, 1.0, -np.inf, np.inf, np.inf, -np.inf, dead_detectable=0.0
         )
     level = _background(total, settings.background_block)
-    flat = total * np.float32(level.mean()) / level
-    top = int(np.ceil(flat.max())) + 1
-    hist = np.bincount(np.minimum(np.rint(flat), top).astype(np.int64).ravel(), minlength=top + 1)
+    # In float32, in place (the level is floored above 0): a third of the time of float64 copies; a
+    # handful of a K2 sum's 14 million pixels fall in the next bin.
+    flat = np.multiply(total, np.float32(level.mean()), dtype=np.float32)
+    flat /= level
+    values = np.rint(flat, out=flat).astype(np.int32)
     del flat  # frame-sized images are let go as soon as they are done with: K2 and K3 sums are large
+    hist = np.bincount(values.ravel(), minlength=int(values.max()) + 2)
+    del values
     cdf_all = np.cumsum(hist) / hist.sum()
     edges_a = anscombe(np.arange(hist.size) + 0.5)
     used = hist > 0
