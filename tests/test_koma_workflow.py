@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -146,3 +147,15 @@ def test_without_the_outlier_filter_rule_koma_sum_makes_the_koma_sums(tmp_path, 
         .startswith("mrczflow koma_sum: stack_0001")
     )
     assert stats(dest, "stack_0001")["excluded_in_window"] == ["stack_0002"]  # the window's own screen
+
+
+def test_every_movie_is_ingested_before_later_stages_take_a_free_core(tmp_path, raw):
+    """Rule ingest has priority: on one core every ingest job runs before any other job. Without it
+    Snakemake ran a movie's outliers as soon as its ingest ended and left the last ingest to the end,
+    where it and its outliers ran alone while KOMA (whose windows need every near stack) waited."""
+    dest = session_with_vendor_gain(tmp_path, raw, range(4), radius=1, spare=0)
+    result = snakemake(dest, "--cores", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    started = re.findall(r"^(?:local)?rule (\w+):", result.stdout + result.stderr, flags=re.MULTILINE)
+    assert started.count("ingest") == 4 and len(started) > 4, started
+    assert started[:4] == ["ingest"] * 4, started

@@ -32,6 +32,11 @@ rule ingest:
     # ingested side by side finish sooner than two one after the other. The cluster profile sets 2,
     # where a submission runs its movies' jobs one at a time.
     threads: 1
+    # Ingest first whenever a core is free: the archive is what must keep up with the microscope, and
+    # the other stages fill the gaps. Otherwise Snakemake ran a movie's outliers as soon as its ingest
+    # ended, left the last ingest to the end, and the last movie's ingest and outliers ran alone on one
+    # of two cores before KOMA (whose windows need every near stack) could start: 11 s of a core idle.
+    priority: 1
     resources:
         mem_mb=1500,
         runtime=10,
