@@ -141,3 +141,33 @@ def test_the_koma_record_names_each_used_stack_with_its_place(session_files):
     record = json.loads(paths.of("koma", stacks[0]).read_text())
     # The first stack: a window shifted to the session's start, 2 x radius stacks after it.
     assert record["window_places"] == {stacks[k]: float(k) for k in range(1, 2 * RADIUS + 1)}
+
+
+def test_a_short_session_s_largest_radius_reads_no_sum_rule_koma_measured_it_with(session_files, monkeypatch):
+    """In a session of 7 the radius in force (3) is the largest drawn: where rule koma's window is the
+    curve's, the stacks new at that radius join the screen from their records and their sums are not
+    read; where it is not (the last stack: rule koma's window had spares beyond), they are read to make
+    the point. The curve is the one made with every sum read."""
+    stacks, paths = session_files
+    reads = []
+    read_sum = koma_steps.read_sum
+    monkeypatch.setattr(koma_steps, "read_sum", lambda path: reads.append(path) or read_sum(path))
+
+    def curves_and_reads(keep_places):
+        session = collect(stacks[:7], paths)
+        if not keep_places:
+            for record in session.koma.values():
+                record["window_places"] = None
+        reads.clear()
+        curves = radius_curves(session, paths, 3, flags=True, koma=KomaSettings(radius=RADIUS), threads=1)[0]
+        return curves, len(reads)
+
+    lazy, lazy_reads = curves_and_reads(True)
+    eager, eager_reads = curves_and_reads(False)
+    assert all([r for r, _ in points] == [1, 2, 3] for points in lazy.values())
+    assert lazy.keys() == eager.keys()
+    for stack, points in lazy.items():
+        assert np.allclose([v for _, v in points], [v for _, v in eager[stack]], rtol=0, atol=1e-8)
+    # Samples 0, 3 and 6 each read their window's 6 other sums when every one is read. Two of those are
+    # new at radius 3 (5 and 6 for the first; 0 and 6 for the middle one); the last is made again.
+    assert eager_reads == 3 * 6 and lazy_reads == eager_reads - 2 - 2, (lazy_reads, eager_reads)

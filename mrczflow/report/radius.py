@@ -47,7 +47,9 @@ def radius_curves(
     radius whose window uses the very stacks, at the same places, that the
     stack's KOMA step used (its record's ``window_places``) takes that step's
     measured noise (the same correction of the same halves) instead of making
-    it again.
+    it again. When that is the largest radius (a short session), the stacks it
+    adds are judged from their records and their sums are read only if the
+    point must be made.
     """
     koma = koma or KomaSettings()
     orientation = gain or GainSettings()
@@ -77,12 +79,17 @@ def radius_curves(
         added: set[str] = {stack}
         points: list[tuple[int, float | None]] = []  # None: measured below
         fixes = []
-        for radius in sorted(r for r in {*RADII, in_force} if isinstance(r, int) and 1 <= r <= largest):
+        radii = sorted(r for r in {*RADII, in_force} if isinstance(r, int) and 1 <= r <= largest)
+        for radius in radii:
             lo, hi = window(index, len(stacks), radius)
+            # The largest radius, when rule koma measured it (a short session): its new stacks join the
+            # screen from their records, and their sums are read only if the window is not rule koma's.
+            unread = measured is not None and radius == in_force == radii[-1]
             for place, other in enumerate(stacks[lo:hi], start=lo):
                 if other not in added:
                     added.add(other)
-                    sums.add(paths.of("sums", other), place - index)  # its place, as rule koma gives it
+                    # Its place, as rule koma gives it.
+                    sums.add(paths.of("sums", other), place - index, accumulate=not unread)
             verdicts = sums.judge()  # the screen once: the window's choice and its correction share it
             used, _, _ = sums.choose(verdicts)
             if not used:  # every stack so far kept out by the screen (or none yet)
