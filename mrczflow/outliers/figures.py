@@ -46,9 +46,18 @@ def plot_mask(flags: np.ndarray | None, stack: str | None, path: str | os.PathLi
         return empty(path, "no outlier mask yet (no stack through the outlier filter)")
 
     step = max(1, max(flags.shape) // 512)
-    grow = max(1, step)
-    hot = ndimage.binary_dilation(flags & 1 > 0, iterations=grow)[::step, ::step]
-    dead = ndimage.binary_dilation(flags & 2 > 0, iterations=grow)[::step, ::step]
+
+    def visible(mask: np.ndarray) -> np.ndarray:
+        # A thumbnail pixel is flagged when any pixel of its step x step block is, then grown by one: a lone
+        # pixel stays visible. (Dilating the full frame step times first took 0.6 s on a K2 mask.)
+        pads = [(0, -size % step) for size in mask.shape]
+        blocks = np.pad(mask, pads).reshape(
+            (mask.shape[0] + pads[0][1]) // step, step, (mask.shape[1] + pads[1][1]) // step, step
+        )
+        return ndimage.binary_dilation(blocks.any(axis=(1, 3)))
+
+    hot = visible(flags & 1 > 0)
+    dead = visible(flags & 2 > 0)
     image = np.ones((*hot.shape, 3))
     image[hot] = (0.85, 0.1, 0.1)
     image[dead] = (0.1, 0.2, 0.85)
