@@ -62,6 +62,23 @@ def test_ingest_writes_archive_record_summary_and_sum_in_one_pass(tmp_path):
         assert reader.extended["dose_per_frame"] == 1.0 and reader.extended["exposure_time"] == 2.0
 
 
+@pytest.mark.parametrize("held", [2, 3, 257])
+def test_the_stack_sum_is_exact_however_many_frames_the_uint16_partial_sum_holds(tmp_path, monkeypatch, held):
+    """Ingest adds frames in uint16 and moves them into the int32 sum every FRAMES_IN_UINT16 frames: with
+    small limits the partial sum is moved and emptied at several boundaries (a partial added twice, or
+    not emptied, is caught); at the real limit 258 frames of 255 need the move (a uint16 holds 257)."""
+    import mrczflow.storage.steps as steps
+
+    monkeypatch.setattr(steps, "FRAMES_IN_UINT16", held)
+    movie = movie_with_defects(3, frames=7)
+    movie[:, :4, :] = 255  # the most a uint8 frame holds
+    if held == 257:  # the real limit: 257 frames of 255 are exactly 65535
+        movie = np.full((258, 8, 8), 255, np.uint16)
+    ingested(tmp_path, movie)
+    total, _ = read_stack_sum(tmp_path / "t.mrcz")
+    assert np.array_equal(total, movie.sum(axis=0, dtype=np.int64))
+
+
 def test_ingest_s_half_sum_holds_the_even_frames_on_the_scored_rows(tmp_path):
     """A frame of 2,100 rows is scored on every 2nd row: the half sum holds frames 0, 2, 4 (of 5) there."""
     movie = np.random.default_rng(2).poisson(1.0, (5, 2100, 40)).astype(np.uint8)

@@ -47,6 +47,9 @@ from .movies import IngestError, ReadAhead, open_movie, recover_counts
 from .settings import CompressSettings, IngestSettings
 from .sums import half_sum_shape, score_rows, write_half_sum, write_stack_sum
 
+#: How many uint8 frames a uint16 sum holds (257 x 255 = 65535).
+FRAMES_IN_UINT16 = 257
+
 
 def ingest(
     movie: str | os.PathLike,
@@ -130,7 +133,7 @@ class Archived:
     even
         Sum of the even frames (0, 2, ...) on the scored rows (:func:`.sums.score_rows`): the half sum.
     histogram
-        Counts of each uint8 value over every 8th row of every frame.
+        Counts of each uint8 value over about 64 rows of every frame (all rows of a small frame).
     clipped
         Pixels clipped to 0-255 (only with ``compress.allow_clipping``).
     """
@@ -231,9 +234,15 @@ def archive_movie(
         worst_residual = 0.0
         clipped = 0
         total = np.zeros((ny, nx), np.int32)  # uint8 frames: int32 overflows only past 8 million frames
+        # Frames are added in uint16 (half the memory traffic of int32: 0.17 s less a K2 movie), which
+        # holds FRAMES_IN_UINT16 of them, then into the total.
+        partial = np.zeros((ny, nx), np.uint16)
         scored = score_rows(ny)
         even = np.zeros(half_sum_shape((ny, nx)), np.int32)
-        # Every 8th row of every frame: an unbiased histogram for the entropy bound at ~3% of the time.
+        # About 64 rows of every frame (every 59th of a K2 frame; 240,000 values a frame): an unbiased
+        # histogram for the entropy bound, far more values than its few occupied bins need. Every 8th row
+        # took 0.27 s of a K2 movie's ingest.
+        histogram_rows = slice(None, None, max(1, ny // 64))
         histogram = np.zeros(256, np.int64)
         earlier = None if replace else _earlier_archive(archive_out, movie, source.shape)
         with (
@@ -266,12 +275,17 @@ def archive_movie(
                     )
                 small, lost = to_uint8(frame, index, allow_clipping=compress.allow_clipping)
                 clipped += lost
-                histogram += np.bincount(small[::8].ravel(), minlength=256)
-                total += small
+                histogram += np.bincount(small[histogram_rows].ravel(), minlength=256)
+                partial += small
+                if (index + 1) % FRAMES_IN_UINT16 == 0:
+                    total += partial
+                    partial[...] = 0
                 if index % 2 == 0:
                     even += small[scored]
                 writer.write_frame(small)
                 ticker.update()
+            total += partial
+            del partial
             mean = float(total.sum()) / (n_frames * ny * nx)
             if settings.dose.source == "measured":
                 exposure.dose_rate = measured_dose_rate(mean, exposure.frame_time)
