@@ -123,10 +123,11 @@ class MrczWriter:
     fsync
         Flush to disk before the rename (slower; for archives).
     round_trip
-        Decode every compressed chunk as it is made and compare it with its
-        frame, so a file is never closed with a frame its chunk does not give
-        back (for archives: no later step reads them again). About 0.7 times
-        a frame's compression time again (K2: 0.8 s a 40-frame movie).
+        Decode every compressed chunk as it is made and check it against its
+        frame's checksum, so a file is never closed with a frame its chunk
+        does not give back (for archives: no later step reads them again).
+        About three quarters of a frame's compression time again (K2: 0.8 s
+        a 40-frame movie, against 1.1 s to compress it).
     """
 
     def __init__(

@@ -77,7 +77,7 @@ def session_report(
     def stamps(names: Sequence[str]) -> list[str | None]:
         return [session.ingest.get(s, {}).get("timestamp") for s in names]
 
-    # The radius curve re-reads sample stacks' archives: a live session draws it once, at its final pass.
+    # The radius curve re-reads sample stacks' window sums: a live session draws it once, at its final pass.
     # It runs beside the figures (numpy, the FFTs and decompression release the GIL; matplotlib holds it).
     with ThreadPoolExecutor(max_workers=1) as beside:
         pending = (

@@ -4,8 +4,8 @@ Each frame is decoded once (any format; counts recovered from vendor
 gain-normalised floats), checked against the stack's archive from an earlier
 run if there is one (never replaced by less), decimated to uint8 (lossless,
 or a loud failure; see :mod:`.decimate`) and written to the archive MRCZ with
-its checksum (each compressed frame decoded back and compared: no later step
-reads the archive to prove it), and added to the stack's sum. Out of the pass come:
+its checksum (each compressed frame decoded back and checked against it: no
+later step reads the archive to prove it), and added to the stack's sum. Out of the pass come:
 
 - the archive (uint8 MRCZ; the movie's record and its checksums inside);
 - the record (JSON: source, shape, dose rate, frame time, time stamp, how
@@ -18,9 +18,9 @@ reads the archive to prove it), and added to the stack's sum. Out of the pass co
 The pass itself is :func:`archive_movie`, which ``mrczflow compress`` also
 calls for TIFF and EER movies, so both write the same archive.
 
-Memory: one frame (and its decoded copy), the frame-sized sum and the half sum
-(a third of a frame at K2 size; and the gain reference when recovering counts
-from vendor-normalised floats).
+Memory: one frame (and its decoded copy), the frame-sized sum and its uint16
+partial, and the half sum (a third of a frame at K2 size; and the gain
+reference when recovering counts from vendor-normalised floats).
 """
 
 from __future__ import annotations
