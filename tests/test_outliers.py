@@ -166,3 +166,34 @@ def test_detection_holds_few_frame_sized_images_at_once(with_gain):
         tracemalloc.stop()
     assert frames < 13.5, frames  # measured 9.8 and 11.8
     assert 190 <= int((found.flags & outliers.HOT > 0).sum()) <= 230  # the 200 planted (some fall together)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 200), st.integers(1, 90), st.booleans(), st.integers(0, 2**31))
+def test_block_sums_equal_those_of_the_padded_frame(n_along, n_lines, transposed, seed):
+    """The segment search's block sums pad only the last block: bit for bit those of the whole frame padded."""
+    from mrczflow.outliers.lines import OFFSET_BLOCK, _block_sums
+
+    rng = np.random.default_rng(seed)
+    frame = rng.normal(0, 100, (n_lines, n_along) if transposed else (n_along, n_lines)).astype(np.float32)
+    values = frame.T if transposed else frame  # (along, lines), as the rows' search passes its transpose
+    pad = (-n_along) % OFFSET_BLOCK
+    if transposed:
+        padded = np.pad(frame, ((0, 0), (0, pad)))
+        expected = padded.reshape(n_lines, -1, OFFSET_BLOCK).sum(axis=2, dtype=np.float64).T
+    else:
+        padded = np.pad(frame, ((0, pad), (0, 0)))
+        expected = padded.reshape(-1, OFFSET_BLOCK, n_lines).sum(axis=1, dtype=np.float64)
+    assert np.array_equal(_block_sums(values, pad), expected)
+
+
+def test_obvious_outliers_are_the_expressions():
+    """|total - expected| > 6 sqrt(expected) + 1, in place: the same pixels as the expression's own temporaries."""
+    from mrczflow.outliers.detect import _beyond
+
+    rng = np.random.default_rng(3)
+    expected = rng.uniform(0.01, 50, (300, 257)).astype(np.float32)
+    total = rng.poisson(expected * rng.uniform(0.2, 3, expected.shape)).astype(np.int32)
+    reference = np.abs(total - expected) > 6 * np.sqrt(expected) + 1
+    assert reference.any() and not reference.all()
+    assert np.array_equal(_beyond(total, expected, 6), reference)

@@ -156,9 +156,12 @@ def thresholds(level: np.ndarray, rate: float, v: float) -> CountThresholds:
     lo, hi = float(m.min()), float(m.max())
     n_grid = max(1, int(np.ceil(np.log(hi / lo) / np.log1p(GRID_STEP))) + 1)
     grid = lo * (1 + GRID_STEP) ** np.arange(n_grid)
-    index = np.log(m * np.float32(1 / lo))
+    index = np.multiply(m, np.float32(1 / lo))
+    del m
+    np.log(index, out=index)
     index *= np.float32(1 / np.log1p(GRID_STEP))
-    index = np.clip(np.rint(index), 0, n_grid - 1).astype(np.int32)
+    np.rint(index, out=index)
+    index = np.clip(index, 0, n_grid - 1, out=index).astype(np.int32)
     model = CountModel(grid, v)
     hot = model.isf(rate)  # smallest k with P(X > k) <= rate
     dead = model.ppf(rate)  # smallest k with P(X <= k) >= rate
@@ -167,8 +170,9 @@ def thresholds(level: np.ndarray, rate: float, v: float) -> CountThresholds:
     false_hot = float(np.sum(pixels * model.sf(hot)))
     false_dead = float(np.sum(pixels * np.where(dead >= 0, model.cdf(dead), 0.0)))
     return CountThresholds(
-        hot_above=hot[index].astype(np.float32),
-        dead_at_most=np.where(dead >= 0, dead, -1)[index].astype(np.float32),
+        # Cast per grid point, then looked up: the same values as a frame-sized float64 lookup, cast.
+        hot_above=hot.astype(np.float32)[index],
+        dead_at_most=np.where(dead >= 0, dead, -1).astype(np.float32)[index],
         overdispersion=v,
         expected_false_hot=false_hot,
         expected_false_dead=false_dead,

@@ -242,7 +242,7 @@ def detect(
     # the offset of the rest of its line) and the pixel test again; then segments.
     rows, columns = line_offsets(total, level)
     expected = _expected(level, rows, columns, response)
-    obvious = np.abs(total - expected) > 6 * np.sqrt(expected) + 1
+    obvious = _beyond(total, expected, 6)
     v = measure_overdispersion(total, expected, exclude=_neighbourhoods(obvious))
     del obvious
     flags, false_alarms = _pixel_test(total, expected, v, settings.false_alarm_rate)
@@ -276,8 +276,23 @@ def detect(
 
 def _expected(level, rows, columns, response) -> np.ndarray:
     """Each pixel's expected clean sum: background, line offsets, and its own response when known."""
-    expected = np.maximum(level + expand_offsets(rows, columns), np.float32(0.05 * float(level.mean())))
-    return expected if response is None else expected * response.astype(np.float32)
+    expected = expand_offsets(rows, columns)  # a new image: the rest is done in it
+    expected += level
+    np.maximum(expected, np.float32(0.05 * float(level.mean())), out=expected)
+    if response is not None:
+        expected *= response.astype(np.float32)
+    return expected
+
+
+def _beyond(total: np.ndarray, expected: np.ndarray, sigmas: float) -> np.ndarray:
+    """Where ``|total - expected| > sigmas sqrt(expected) + 1``: the same numbers as that expression
+    (a float64 difference, a float32 bound) with two frame-sized temporaries instead of five."""
+    difference = np.subtract(total, expected, dtype=np.result_type(total, expected))
+    np.abs(difference, out=difference)
+    bound = np.sqrt(expected)
+    bound *= np.float32(sigmas)
+    bound += np.float32(1)
+    return difference > bound
 
 
 def _pixel_test(total, expected, v, rate) -> tuple[np.ndarray, dict[str, float]]:

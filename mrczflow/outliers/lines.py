@@ -116,7 +116,8 @@ def line_offsets(
     for k, (start, stop) in enumerate(halves(ny)):
         part = None if exclude is None else exclude[start:stop]
         columns[k] = _piecewise_offset(x[start:stop] - b[start:stop], bound[start:stop], 0, part)
-    rest = x - b - expand_offsets(np.zeros((ny, 2)), columns)
+    rest = x - b
+    rest -= expand_offsets(np.zeros((ny, 2)), columns)
     rows = np.zeros((ny, 2))
     for k, (start, stop) in enumerate(halves(nx)):
         part = None if exclude is None else exclude[:, start:stop]
@@ -223,6 +224,35 @@ def _half_lines(offsets, level, variance, axis, z_limit, min_excess) -> list[Lin
     return found
 
 
+def _block_sums(values: np.ndarray, pad: int) -> np.ndarray:
+    """Sums (float64) of :data:`OFFSET_BLOCK`-px blocks down the columns of ``values`` (a view; any strides),
+    the last block zero-padded by ``pad`` px.
+
+    Only the last, partial block is padded (a copy of it, not of the frame): its sum is the same as that
+    of the whole frame padded, term for term, since each block is summed in the same order either way.
+    """
+    n_along, n_lines = values.shape
+    whole = n_along - (OFFSET_BLOCK - pad if pad else 0)
+    blocks = np.empty((-(-n_along // OFFSET_BLOCK), n_lines))
+    if values.strides[0] < values.strides[1]:  # a transposed view: each block runs along memory
+        blocks[: whole // OFFSET_BLOCK] = (
+            values.T[:, :whole].reshape(n_lines, -1, OFFSET_BLOCK).sum(axis=2, dtype=np.float64).T
+        )
+        if pad:
+            last = np.zeros((n_lines, OFFSET_BLOCK), values.dtype)
+            last[:, : OFFSET_BLOCK - pad] = values.T[:, whole:]
+            blocks[-1] = last.sum(axis=1, dtype=np.float64)
+    else:
+        blocks[: whole // OFFSET_BLOCK] = (
+            values[:whole].reshape(-1, OFFSET_BLOCK, n_lines).sum(axis=1, dtype=np.float64)
+        )
+        if pad:
+            last = np.zeros((OFFSET_BLOCK, n_lines), values.dtype)
+            last[: OFFSET_BLOCK - pad] = values[whole:]
+            blocks[-1] = last.sum(axis=0, dtype=np.float64)
+    return blocks
+
+
 def _segments(residual, variance, level, axis, z_limit, min_excess) -> list[LineDefect]:
     """Segments along ``axis`` ("column": down each column; "row": along each row).
 
@@ -233,14 +263,7 @@ def _segments(residual, variance, level, axis, z_limit, min_excess) -> list[Line
     pad = (-n_along) % OFFSET_BLOCK
     cumulative = []
     for values in (residual, variance, level):
-        if axis == "column":
-            if pad:
-                values = np.pad(values, ((0, pad), (0, 0)))
-            blocks = values.reshape(-1, OFFSET_BLOCK, n_lines).sum(axis=1, dtype=np.float64)
-        else:
-            if pad:
-                values = np.pad(values, ((0, 0), (0, pad)))
-            blocks = values.reshape(n_lines, -1, OFFSET_BLOCK).sum(axis=2, dtype=np.float64).T
+        blocks = _block_sums(values if axis == "column" else values.T, pad)
         running = np.zeros((blocks.shape[0] + 1, n_lines))
         np.cumsum(blocks, axis=0, out=running[1:])
         cumulative.append(running)
@@ -325,7 +348,7 @@ def find_lines(
     ny, nx = x.shape
     free = ~flagged
     v = np.float32(overdispersion)
-    base = m - expand_offsets(rows, columns).astype(np.float32)  # the level without the offsets
+    base = m - expand_offsets(rows, columns)  # the level without the offsets (float32, as is m)
     tests = 2 * (nx + ny) + sum(len(w) for w in _windows(ny)) * nx + sum(len(w) for w in _windows(nx)) * ny
     z_limit = _limit(tests, false_alarms)
     # Half lines: the offsets' noise from the level without them (a deep offset would shrink its own variance).
@@ -337,9 +360,7 @@ def find_lines(
         # Segments against each half line's offset shrunk toward what the lines of its half show
         # (shrink_offsets): a defect over much of a half line pulls the median of its pieces toward
         # itself, and would otherwise hide in its own line's offset.
-        shrunk = base + expand_offsets(*shrink_offsets(rows, columns, base, overdispersion)).astype(
-            np.float32
-        )
+        shrunk = base + expand_offsets(*shrink_offsets(rows, columns, base, overdispersion))
         # In place, one frame-sized image at a time (the same numbers as np.where with 0 where flagged);
         # the shrunk level itself becomes the expected sums, once the other two are made from it.
         residual = x - shrunk
