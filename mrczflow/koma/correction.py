@@ -193,7 +193,11 @@ def wiener(
     noise = noise_variance * shape[0] * shape[1]
     if measured_noise is not None:
         noise = np.maximum(noise, _smoothed_power(_spectrum(mirrored(measured_noise)), smoothing))
-    factor = np.clip(1.0 - noise / np.maximum(power, 1e-30), 0.0, 1.0).astype(np.float32)
+    # clip(1 - noise / power, 0, 1), in place after the division: the same numbers as that expression (in
+    # float64 when the noise level is a float64 scalar, as it is from correction()), two temporaries fewer.
+    factor = np.divide(noise, np.maximum(power, np.float32(1e-30)))
+    np.subtract(1.0, factor, out=factor)
+    factor = np.clip(factor, 0.0, 1.0, out=factor).astype(np.float32, copy=False)
     factor[0, 0] = 0.0
     kept = float((power * factor).sum() / max(power.sum(), 1e-30))
     spectrum *= factor
@@ -202,14 +206,19 @@ def wiener(
         slope, offset = trend
         slope_spectrum = _spectrum(mirrored(slope))
         slope_band = None if low is None else low.take(slope_spectrum, shape, frame)
-        along = ndimage.uniform_filter(
-            (slope_spectrum * spectrum.conj()).real, smoothing, mode=("wrap", "nearest")
-        )
+        product = np.conjugate(spectrum)
+        np.multiply(slope_spectrum, product, out=product)
         del slope_spectrum
-        share = np.clip(
-            1.0 + offset * along / np.maximum(_smoothed_power(spectrum, smoothing), 1e-30), 0.0, 1.0
-        )
-        spectrum *= share.astype(np.float32)
+        along = ndimage.uniform_filter(product.real, smoothing, mode=("wrap", "nearest"))
+        del product
+        # clip(1 + offset along / power, 0, 1) in the order of that expression, in place (float32 throughout).
+        along *= np.float32(offset)
+        share = np.maximum(_smoothed_power(spectrum, smoothing), np.float32(1e-30))
+        np.divide(along, share, out=share)
+        del along
+        share += np.float32(1)
+        np.clip(share, 0.0, 1.0, out=share)
+        spectrum *= share
     if low is not None:
         low.replace(spectrum, raw, slope_band, shape, frame)
     filtered = scipy.fft.irfft2(spectrum, s=shape, workers=-1)
@@ -286,7 +295,10 @@ class Spread:
         na, nb = self.n
         if na < 1 or nb < 1:
             return None
-        return (self.q[0] / na - self.q[1] / nb) * np.float32(np.sqrt(na * nb) / (na + nb))
+        difference = self.q[0] / na
+        difference -= self.q[1] / nb
+        difference *= np.float32(np.sqrt(na * nb) / (na + nb))
+        return difference
 
     def trend(self) -> tuple[np.ndarray, float] | None:
         """``(slope, offset)``: the relative image's change per stack over the window (least squares) and the
@@ -401,8 +413,10 @@ def correction(
     level = flat.mean()
     if level <= 0:
         raise ValueError("the KOMA window sum is empty (no counts)")
-    pattern = (flat / level - 1.0).astype(np.float32)
+    pattern = flat / level
     del flat
+    pattern -= 1.0
+    pattern = pattern.astype(np.float32)
     kept = 1.0
     if denoise:
         # Poisson: var(window mean of sums) = E[T] / n, with T = total / n (without a gain, the weight
