@@ -108,16 +108,20 @@ def line_offsets(
     ``exclude`` (outliers and line defects already found) is left out, so a
     defective segment does not shift the offset of the rest of its half line.
     """
-    x = np.asarray(total, np.float32)
     b = np.asarray(background, np.float32)
-    bound = TRIM_SIGMA * np.sqrt(b) + np.float32(1.0)
-    ny, nx = x.shape
+    bound = np.sqrt(b)  # TRIM_SIGMA sqrt(b) + 1, in place
+    bound *= np.float32(TRIM_SIGMA)
+    bound += np.float32(1.0)
+    # One frame-sized residual (in float32, as the counts cast first): the columns' offsets are measured
+    # on it, then taken out of it in place for the rows'.
+    rest = np.subtract(total, b, dtype=np.float32)
+    ny, nx = rest.shape
     columns = np.zeros((2, nx))
     for k, (start, stop) in enumerate(halves(ny)):
         part = None if exclude is None else exclude[start:stop]
-        columns[k] = _piecewise_offset(x[start:stop] - b[start:stop], bound[start:stop], 0, part)
-    rest = x - b
-    rest -= expand_offsets(np.zeros((ny, 2)), columns)
+        columns[k] = _piecewise_offset(rest[start:stop], bound[start:stop], 0, part)
+    for k, (start, stop) in enumerate(halves(ny)):
+        rest[start:stop] -= columns[k].astype(np.float32)  # as expand_offsets gives them (float32)
     rows = np.zeros((ny, 2))
     for k, (start, stop) in enumerate(halves(nx)):
         part = None if exclude is None else exclude[:, start:stop]
@@ -348,7 +352,8 @@ def find_lines(
     ny, nx = x.shape
     free = ~flagged
     v = np.float32(overdispersion)
-    base = m - expand_offsets(rows, columns)  # the level without the offsets (float32, as is m)
+    base = expand_offsets(rows, columns)
+    base = np.subtract(m, base, out=base)  # the level without the offsets (float32, as is m)
     tests = 2 * (nx + ny) + sum(len(w) for w in _windows(ny)) * nx + sum(len(w) for w in _windows(nx)) * ny
     z_limit = _limit(tests, false_alarms)
     # Half lines: the offsets' noise from the level without them (a deep offset would shrink its own variance).
@@ -360,7 +365,8 @@ def find_lines(
         # Segments against each half line's offset shrunk toward what the lines of its half show
         # (shrink_offsets): a defect over much of a half line pulls the median of its pieces toward
         # itself, and would otherwise hide in its own line's offset.
-        shrunk = base + expand_offsets(*shrink_offsets(rows, columns, base, overdispersion))
+        shrunk = expand_offsets(*shrink_offsets(rows, columns, base, overdispersion))
+        shrunk += base
         # In place, one frame-sized image at a time (the same numbers as np.where with 0 where flagged);
         # the shrunk level itself becomes the expected sums, once the other two are made from it.
         residual = x - shrunk
