@@ -128,16 +128,21 @@ def overdispersion(
         ny, nx, block = x.shape[0], x.shape[1], min(x.shape)
     x, m, left_out = x[:ny, :nx], m[:ny, :nx], left_out[:ny, :nx]
     r = x - m
+    # What does not change between iterations is made once (the same numbers as in the loop).
+    distance = np.abs(r)
+    excess = r * r - x
+    square = m * m
+    inside = ~left_out
     v = 0.0
     for _ in range(iterations):
-        keep = (np.abs(r) <= TRIM_SIGMA * np.sqrt(m + v * m * m) + 1.0) & ~left_out
+        keep = (distance <= TRIM_SIGMA * np.sqrt(m + v * m * m) + 1.0) & inside
         top = (
-            np.where(keep, r * r - x, 0.0)
+            np.where(keep, excess, 0.0)
             .reshape(ny // block, block, nx // block, block)
             .sum(axis=(1, 3), dtype=np.float64)
         )
         bottom = (
-            np.where(keep, m * m, 0.0)
+            np.where(keep, square, 0.0)
             .reshape(ny // block, block, nx // block, block)
             .sum(axis=(1, 3), dtype=np.float64)
         )

@@ -156,8 +156,12 @@ def _bilinear(blocks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         np.float32
     )
     weight = weight_x.astype(np.float32)
-    level = rows[:, lower_x] * (1 - weight)
-    level += rows[:, lower_x + 1] * weight
+    # np.take: the same gather as rows[:, lower_x], by a faster path; products in place.
+    level = np.take(rows, lower_x, axis=1)
+    level *= 1 - weight
+    upper = np.take(rows, lower_x + 1, axis=1)
+    upper *= weight
+    level += upper
     return level
 
 
