@@ -211,7 +211,8 @@ def wiener(
         del slope_spectrum
         along = ndimage.uniform_filter(product.real, smoothing, mode=("wrap", "nearest"))
         del product
-        # clip(1 + offset along / power, 0, 1) in the order of that expression, in place (float32 throughout).
+        # clip(1 + offset along / power, 0, 1) in the order of that expression, in place; float32 throughout,
+        # as before (offset is a Python float: Spread.trend).
         along *= np.float32(offset)
         share = np.maximum(_smoothed_power(spectrum, smoothing), np.float32(1e-30))
         np.divide(along, share, out=share)
