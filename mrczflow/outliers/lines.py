@@ -112,16 +112,16 @@ def line_offsets(
     bound = np.sqrt(b)  # TRIM_SIGMA sqrt(b) + 1, in place
     bound *= np.float32(TRIM_SIGMA)
     bound += np.float32(1.0)
-    # One frame-sized residual (in float32, as the counts cast first): the columns' offsets are measured
-    # on it, then taken out of it in place for the rows'.
+    # One frame-sized residual (in float32, as the counts cast first): each half's column offsets are
+    # measured on it, then taken out of that half in place (as expand_offsets gives them: float32) for
+    # the rows'. The halves do not overlap: one half's offsets never touch the other's residual.
     rest = np.subtract(total, b, dtype=np.float32)
     ny, nx = rest.shape
     columns = np.zeros((2, nx))
     for k, (start, stop) in enumerate(halves(ny)):
         part = None if exclude is None else exclude[start:stop]
         columns[k] = _piecewise_offset(rest[start:stop], bound[start:stop], 0, part)
-    for k, (start, stop) in enumerate(halves(ny)):
-        rest[start:stop] -= columns[k].astype(np.float32)  # as expand_offsets gives them (float32)
+        rest[start:stop] -= columns[k].astype(np.float32)
     rows = np.zeros((ny, 2))
     for k, (start, stop) in enumerate(halves(nx)):
         part = None if exclude is None else exclude[:, start:stop]
@@ -353,7 +353,7 @@ def find_lines(
     free = ~flagged
     v = np.float32(overdispersion)
     base = expand_offsets(rows, columns)
-    base = np.subtract(m, base, out=base)  # the level without the offsets (float32, as is m)
+    np.subtract(m, base, out=base)  # the level without the offsets (float32, as is m), in their image
     tests = 2 * (nx + ny) + sum(len(w) for w in _windows(ny)) * nx + sum(len(w) for w in _windows(nx)) * ny
     z_limit = _limit(tests, false_alarms)
     # Half lines: the offsets' noise from the level without them (a deep offset would shrink its own variance).
