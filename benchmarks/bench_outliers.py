@@ -15,9 +15,11 @@ pixels count):
   without (``R/or 0``), and without over the oracle without a gain (which
   knows all but each pixel's own sensitivity, and their spread: ``R0/or0``);
 - dead precision, and whether a dead call was possible at all;
-- line recall (pixels of line defects of 20% or more), and the line
-  oracle's (it knows where each defect lies and the read-out pattern, and
-  tests each defect's pooled sum at the rate);
+- line recall (pixels of line defects of 20% or more); the same with a CMOS
+  read-out reference (``R ro``: the simulated read-out pattern, as a
+  reference of counts per frame gives it, config ``gamma.cmos_reference``);
+  and the line oracle's (it knows where each defect lies and the read-out
+  pattern, and tests each defect's pooled sum at the rate);
 - the share of the outlier-attributable correlated noise (paper Eq. 7; no mask
   vs the true mask) that our mask removes;
 - the 6-sigma rule beside it: its false alarms over the rate, its hot recall.
@@ -40,7 +42,7 @@ import numpy as np
 from mrczflow import mrcz, outliers
 from mrczflow.outliers.fill import fill_plan, fill_values
 from mrczflow.simulate import DetectorConfig, SessionConfig, Truth, simulate
-from mrczflow.simulate.outlier_scores import score
+from mrczflow.simulate.outlier_scores import line_recall, readout_reference, score
 
 DOSES = (0.1, 0.25, 1.0, 4.0, 8.0)  # e/px/frame
 MODELS = {
@@ -66,7 +68,15 @@ def scores(size: int, model: dict, dose: float, seed: int = 1) -> list[dict]:
             total = outliers.stack_sum(stack)
             with_gain = score(stack, truth, index, outliers.detect(total, gain=truth.vendor_gain))
             plain = score(stack, truth, index, outliers.detect(total))
-            out.append({**with_gain, **{f"{k}_no_gain": v for k, v in plain.items()}})
+            readout = readout_reference(truth, index)
+            known = outliers.detect(total, gain=truth.vendor_gain, readout=readout)
+            out.append(
+                {
+                    **with_gain,
+                    **{f"{k}_no_gain": v for k, v in plain.items()},
+                    "line_recall_readout": line_recall(truth, known),
+                }
+            )
         return out
 
 
@@ -77,7 +87,7 @@ def science(size: int) -> None:
     )
     header = (
         f"{'model':>6} {'e/px/fr':>7} {'FA hot':>7} {'FA dead':>7} {'FA line':>8} {'R/oracle':>8} {'R/or 0':>6} {'R':>6} "
-        f"{'oracle':>6} {'R0/or0':>6} {'dead P':>6} {'dead?':>5} {'line R':>6} {'or. R':>6} {'noise':>6}"
+        f"{'oracle':>6} {'R0/or0':>6} {'dead P':>6} {'dead?':>5} {'line R':>6} {'R ro':>6} {'or. R':>6} {'noise':>6}"
         f" {'6s FA':>8} {'6s R':>6}"
     )
     print(header)
@@ -104,6 +114,7 @@ def science(size: int) -> None:
                 f"{mean('hot_recall_no_gain') / mean('oracle_hot_recall_without_gain'):6.3f} "
                 f"{mean('dead_precision'):6.3f} "
                 f"{'yes' if mean('dead_callable') > 0 else 'no':>5} {nanmean('line_recall'):6.3f} "
+                f"{nanmean('line_recall_readout'):6.3f} "
                 f"{nanmean('oracle_line_recall'):6.3f} "
                 f"{mean('noise_removed'):6.3f} {pooled('six_sigma_false') / rate:8.1f} {mean('six_sigma_hot_recall'):6.3f}"
             )

@@ -136,6 +136,87 @@ def test_a_segment_over_half_its_half_line_does_not_hide_in_that_line_s_offset()
     assert elsewhere <= 6 * 1e-4 * total.size  # the runs' ends at this dose are a few pixels off
 
 
+def readout_session(seed: int, size: int = 1024, dose: float = 0.1):
+    """A 0.1 e/px/frame x 30 sum whose right half has read-out rows (offsets 35% of the dose, as the simulated
+    K2's), and on 4 of those rows a whole half-row defect of +30% or -30%: the sum, the read-out pattern's
+    counts in it, the defect rows."""
+    rng = np.random.default_rng(seed)
+    level = FRAMES * dose
+    readout = np.zeros((size, size))
+    readout[:, size // 2 :] = np.clip(rng.normal(0, 0.35 * level, size), -0.7 * level, None)[:, None]
+    factor = np.ones((size, size))
+    rows = rng.choice(np.arange(8, size - 8), 4, replace=False)
+    for k, row in enumerate(rows):
+        factor[row, size // 2 :] = 1.3 if k % 2 == 0 else 0.7
+    total = rng.poisson(level * factor + readout).astype(np.uint32)
+    return total, readout.astype(np.float32), rows
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_read_out_reference_tells_line_defects_from_read_out_rows_at_0_1_e_per_px_frame(seed):
+    """Issue 17: at 0.1 e/px/frame a 30% half-row defect on a read-out row is, to one stack, a read-out
+    offset (the rows' offsets spread as widely): it is missed. With the read-out pattern known (a CMOS
+    reference), each is found, nothing else is called a line, and the pixel test is as calibrated."""
+    total, readout, rows = readout_session(seed)
+    half = total.shape[1] // 2
+
+    def run(reference):
+        detection = outliers.detect(total, readout=reference)
+        line = (detection.flags & outliers.LINE) > 0
+        pixels = ((detection.flags & (outliers.HOT | outliers.DEAD)) > 0) & ~line
+        return [line[row, half:].mean() for row in rows], np.delete(line, rows, axis=0).sum(), pixels.sum()
+
+    found_without, elsewhere_without, pixels_without = run(None)
+    found_with, elsewhere_with, pixels_with = run(readout)
+    assert max(found_without) < 0.5, found_without
+    assert min(found_with) >= 0.85 and elsewhere_with == 0, (found_with, elsewhere_with)
+    assert elsewhere_without == 0
+    assert pixels_with <= 20 and pixels_without <= 20  # ~5 expected from noise at 1e-5 per side
+
+
+def test_a_read_out_reference_is_taken_as_its_half_lines():
+    """The reference enters the model as its half-line offsets: a pattern made of them is kept exactly,
+    a measured reference's per-pixel noise is averaged over each half line, not put into each pixel."""
+    from mrczflow.outliers.lines import expand_offsets, readout_lines
+
+    rng = np.random.default_rng(3)
+    rows, columns = rng.normal(0, 1, (96, 2)), rng.normal(0, 1, (2, 80))
+    pattern = expand_offsets(rows, columns)
+    assert np.allclose(expand_offsets(*readout_lines(pattern)), pattern, atol=1e-5)
+    noisy = pattern + rng.normal(0, 1, pattern.shape).astype(np.float32)
+    error = expand_offsets(*readout_lines(noisy)) - pattern
+    assert error.std() < 0.25  # 1/sqrt(40) + 1/sqrt(48) in variance: ~0.21, against 1 per pixel
+    with pytest.raises(
+        ValueError, match=r"read-out reference is \(3, 3\), the stack's frames are \(96, 80\)"
+    ):
+        outliers.detect(rng.poisson(5.0, (96, 80)), readout=np.zeros((3, 3), np.float32))
+
+
+def test_the_outliers_step_takes_the_cmos_reference_in_counts_per_frame(tmp_path):
+    """Rule outliers' step: the reference (counts per frame, as Eq. 9 takes it) times the stack's frames is
+    the pattern in the sum; the stats name the file; a reference with NaN stops the stack naming the file."""
+    from mrczflow.gain.reference import GainError
+
+    total, readout, rows = readout_session(0)
+    write_stack_sum(tmp_path / "s.sum.mrcz", total, stack="s", frames=FRAMES)
+    mrcz.write(tmp_path / "cmos.mrc", readout / FRAMES, compression=None)
+    outputs = [tmp_path / name for name in ("m.mrcz", "d.txt", "s.json")]
+    stats = outliers_step(tmp_path / "s.sum.mrcz", *outputs, stack="s", readout_path=tmp_path / "cmos.mrc")
+    assert stats["readout_reference"] == str(tmp_path / "cmos.mrc")
+    found = {(line["axis"], line["index"]) for line in stats["lines"]}
+    assert {("row", int(row)) for row in rows} <= found
+    broken = (readout / FRAMES).copy()
+    broken[5, 7] = np.nan
+    mrcz.write(tmp_path / "nan.mrc", broken, compression=None)
+    with pytest.raises(
+        GainError, match=r"nan.mrc: 1 CMOS read-out values are NaN or infinite \(first at y=5, x=7: nan\)"
+    ):
+        outliers_step(tmp_path / "s.sum.mrcz", *outputs, stack="s", readout_path=tmp_path / "nan.mrc")
+    with pytest.raises(GainError, match=r"is 1024x1023 \(rows x columns\), but movie frames are 1024x1024"):
+        mrcz.write(tmp_path / "cut.mrc", broken[:, :-1], compression=None)
+        outliers_step(tmp_path / "s.sum.mrcz", *outputs, stack="s", readout_path=tmp_path / "cut.mrc")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("model", [{}, GRADED], ids=["paper", "graded"])
 def test_on_two_simulated_detectors_the_mask_removes_the_outliers_correlated_noise(model):

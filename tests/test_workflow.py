@@ -287,8 +287,11 @@ def test_gamma_stage_and_a_wrongly_oriented_gain(tmp_path, raw):
     configure(dest, gamma={"write_movies": True, "cmos_reference": str(tmp_path / "cmos.mrc")})
     normalised = snakemake(dest, "--cores", "2")
     assert normalised.returncode == 0, normalised.stderr[-3000:]
-    # and the report, which shows the config the session ran with
-    assert jobs_run(normalised) == {"all": 1, "normalise": 4, "session_report": 1}
+    # the outlier filter takes the read-out pattern into its expected counts (rule outliers runs again),
+    # and the report shows the config the session ran with
+    assert jobs_run(normalised) == {"all": 1, "normalise": 4, "outliers": 4, "session_report": 1}
+    outlier_stats = json.loads((dest / "results" / "outliers" / "stack_0001.json").read_text())
+    assert outlier_stats["readout_reference"] == str(tmp_path / "cmos.mrc")
     movie = mrcz.read(dest / "results" / "gain" / "stack_0001.norm.mrc")
     counts = mrcz.read(raw / "movies" / "stack_0001.mrc").astype(np.float32)
     expected = (counts - cmos) * mrcz.read(dest / "results" / "gain" / "stack_0001.gain.mrc")

@@ -22,6 +22,7 @@ _EXPORTS = {
     "ROTATIONS": ".reference",
     "check_on_sum": ".session_check",
     "load_gain": ".reference",
+    "load_readout": ".reference",
     "orient": ".reference",
     "read_gain": ".reference",
 }

@@ -76,11 +76,35 @@ def load_gain(
             f"{oriented.shape[0]}x{oriented.shape[1]} after rotate {rotate}, but movie frames are "
             f"{frame_shape[0]}x{frame_shape[1]}; {hint}"
         )
-    bad = ~np.isfinite(oriented) | (oriented <= 0)
+    _refuse(
+        path,
+        oriented,
+        ~np.isfinite(oriented) | (oriented <= 0),
+        "gain values are NaN, infinite, zero or negative",
+    )
+    return oriented
+
+
+def _refuse(path: str | os.PathLike, image: np.ndarray, bad: np.ndarray, what: str) -> None:
+    """A :class:`GainError` naming the file, how many values are ``bad`` and the first, if any is."""
     if bad.any():
         y, x = np.argwhere(bad)[0]
+        raise GainError(f"{os.fspath(path)}: {int(bad.sum())} {what} (first at y={y}, x={x}: {image[y, x]})")
+
+
+def load_readout(path: str | os.PathLike, frame_shape: tuple[int, int]) -> np.ndarray:
+    """Read and check a CMOS read-out (dark) reference: counts per frame, in the movies' orientation.
+
+    Paper Eq. 9's ``I_CMOS``, additive, so its values may be zero or
+    negative; returns float32 of ``frame_shape``. Fails, naming the file, on
+    another shape or on NaN or infinite values.
+    """
+    pattern = read_gain(path)
+    if pattern.shape != tuple(frame_shape):
         raise GainError(
-            f"{os.fspath(path)}: {int(bad.sum())} gain values are NaN, infinite, zero or negative "
-            f"(first at y={y}, x={x}: {oriented[y, x]})"
+            f"{os.fspath(path)}: CMOS read-out reference is {pattern.shape[0]}x{pattern.shape[1]} "
+            f"(rows x columns), but movie frames are {frame_shape[0]}x{frame_shape[1]}; it is not "
+            "rotated or flipped: give it in the movies' orientation"
         )
-    return oriented
+    _refuse(path, pattern, ~np.isfinite(pattern), "CMOS read-out values are NaN or infinite")
+    return pattern

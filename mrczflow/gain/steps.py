@@ -45,7 +45,7 @@ from .fit import (
     gain_to_gamma,
     smoothed_spread,
 )
-from .reference import load_gain
+from .reference import load_gain, load_readout
 from .robust import robust_clip
 from .settings import GainSettings, GammaSettings
 
@@ -159,11 +159,7 @@ def normalise(
     frame shape). Memory: one frame, the gain and the CMOS pattern.
     """
     gain = mrcz.read(gain_path).astype(np.float32)
-    cmos = None
-    if cmos_path:
-        cmos = mrcz.read(cmos_path).astype(np.float32)
-        if cmos.shape != gain.shape:
-            raise ValueError(f"{cmos_path}: CMOS/dark reference is {cmos.shape}, frames are {gain.shape}")
+    cmos = load_readout(cmos_path, gain.shape) if cmos_path else None
     with (
         mrcz.MrczReader(counts_path) as reader,
         mrcz.MrczWriter(

@@ -43,7 +43,15 @@ from scipy import ndimage, special
 
 from .counts import overdispersion as measure_overdispersion
 from .counts import thresholds
-from .lines import LineDefect, expand_offsets, find_lines, line_mask, line_offsets, merge_lines
+from .lines import (
+    LineDefect,
+    expand_offsets,
+    find_lines,
+    line_mask,
+    line_offsets,
+    merge_lines,
+    readout_lines,
+)
 from .settings import OutlierSettings
 
 # Neighbours within 2 px: a flagged pixel with a flagged neighbour is "clustered" and filled differently.
@@ -197,7 +205,10 @@ def _tail_intercept(z: np.ndarray, r: np.ndarray, limit: float, side: int) -> fl
 
 
 def detect(
-    total: np.ndarray, settings: OutlierSettings | None = None, gain: np.ndarray | None = None
+    total: np.ndarray,
+    settings: OutlierSettings | None = None,
+    gain: np.ndarray | None = None,
+    readout: np.ndarray | None = None,
 ) -> Detection:
     """Find the outlier pixels of one stack from its sum (see module docstring).
 
@@ -206,16 +217,35 @@ def detect(
     own response (its fine structure; the smooth part is in the background
     already), so the limits need not widen for the pixel-to-pixel spread and
     hot recall comes closer to that of a detector that knows every pixel.
+
+    ``readout``, also optional: the read-out pattern's counts in this sum (the
+    frames times a CMOS reference of counts per frame, paper Eq. 9's
+    ``I_CMOS``), as its half lines hold it (:func:`.lines.readout_lines`). It
+    goes into every pixel's expected sum. Without it the half-line offsets are
+    measured on the stack itself, where a line defect and a read-out offset of
+    the same size look alike: at 0.1 e/px/frame the simulated K2's read-out
+    rows are as large as the defects the filter must find on them.
     """
     settings = settings or OutlierSettings()
     total = np.asarray(total)
     if gain is not None and np.shape(gain) != total.shape:
         raise ValueError(f"gain reference is {np.shape(gain)}, the stack's frames are {total.shape}")
+    if readout is not None and np.shape(readout) != total.shape:
+        raise ValueError(f"read-out reference is {np.shape(readout)}, the stack's frames are {total.shape}")
     if not total.any():  # no counts at all: nothing can stand out
         return Detection(
             np.zeros(total.shape, np.uint8), 0.0, 1.0, -np.inf, np.inf, np.inf, -np.inf, dead_detectable=0.0
         )
-    level = _background(total, settings.background_block)
+    if readout is None:
+        level = _background(total, settings.background_block)
+    else:
+        pattern = expand_offsets(*readout_lines(readout))
+        # The smooth level of what the pattern leaves, then the pattern in it: each pixel's expected sum
+        # (with a gain, the pixel's response then scales the pattern too: a few percent of an offset).
+        level = _background(np.subtract(total, pattern, dtype=np.float32), settings.background_block)
+        level += pattern
+        del pattern
+        np.maximum(level, np.float32(0.05 * float(total.mean())), out=level)
     # In float32, in place (the level is floored above 0): a third of the time of float64 copies; a
     # handful of a K2 sum's 14 million pixels fall in the next bin.
     flat = np.multiply(total, np.float32(level.mean()), dtype=np.float32)

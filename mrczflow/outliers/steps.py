@@ -6,9 +6,11 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .. import mrcz
 from ..fileio import atomic_path
-from ..gain.reference import load_gain, read_gain
+from ..gain.reference import load_gain, load_readout, read_gain
 from ..gain.session_check import GainOrientationError, check_on_sum
 from ..gain.settings import GainSettings
 from ..jobs import read_json, write_json
@@ -34,6 +36,7 @@ def outliers(
     gain: GainSettings | None = None,
     koma_sum_out: str | os.PathLike | None = None,
     koma: KomaSettings | None = None,
+    readout_path: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Per-stack outlier detection (:mod:`.detect`): flag image (MRCZ), defect list and statistics (JSON).
 
@@ -47,6 +50,12 @@ def outliers(
     raises :class:`~mrczflow.gain.session_check.GainOrientationError` naming
     the right one, before anything is written, unless
     ``gain.orientation_check`` is ``warn``. The check goes into the statistics.
+
+    ``readout_path``: a CMOS read-out reference (counts per frame, the
+    movies' orientation; config ``gamma.cmos_reference``, as Eq. 9 takes it):
+    its half lines, times the stack's frames, go into every pixel's expected
+    sum, so line defects on read-out rows are told from the rows' offsets at
+    low dose (:func:`.detect.detect`).
 
     ``koma_sum_out``: also the stack's KOMA sum record, the sum with these
     outliers filled and its contrast (:func:`mrczflow.koma.steps.write_koma_sum`,
@@ -66,7 +75,12 @@ def outliers(
         print(gain_check.message(), flush=True)
         if gain_check.problem and orientation.orientation_check == "stop":
             raise GainOrientationError(f"{os.fspath(gain_path)}: {gain_check.message()}")
-    detection = detect(total, settings, reference)
+    readout = None
+    if readout_path is not None:
+        readout = load_readout(readout_path, total.shape)
+        readout *= np.float32(sum_info["frames"])  # counts per frame -> counts in the sum
+    detection = detect(total, settings, reference, readout)
+    del readout
     mrcz.write(
         mask_out,
         detection.flags,
@@ -84,6 +98,7 @@ def outliers(
     }
     if gain_check is not None:
         stats["gain_check"] = gain_check.as_dict()
+    stats["readout_reference"] = None if readout_path is None else os.fspath(readout_path)
     record = read_json(record_path) if record_path else None
     if record:
         stats.update({k: record.get(k) for k in ("timestamp", "dose_rate", "dose_per_frame")})

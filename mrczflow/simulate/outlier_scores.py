@@ -115,6 +115,17 @@ def oracle_line_recall(
     return float(found[lines].mean())
 
 
+def readout_reference(truth: Truth, index: int) -> np.ndarray:
+    """The read-out pattern's counts in stack ``index``'s sum: a CMOS reference (counts per frame) times its frames."""
+    return (truth.stack(index).n_frames * truth.meta["cmos_counts"] * truth.lines).astype(np.float32)
+
+
+def line_recall(truth: Truth, detection: Detection, min_excess: float = 0.2) -> float:
+    """The share of line-defect pixels (``min_excess`` or more) the detection flags; NaN without line defects."""
+    lines = truth.line_defects(min_excess)
+    return float((detection.flags > 0)[lines].mean()) if lines.any() else float("nan")
+
+
 def true_flags(truth: Truth, index: int) -> np.ndarray:
     """The flags a perfect filter would set: true hot outliers, dead pixels and line defects."""
     masks = _masks(truth, index)
@@ -154,7 +165,7 @@ def score(stack: np.ndarray, truth: Truth, index: int, detection: Detection) -> 
         "dead_precision": float((pixel_dead & dead).sum() / called_dead) if called_dead else 1.0,
         "dead_recall": float(pixel_dead[dead].mean()) if dead.any() else 1.0,
         "dead_callable": detection.dead_detectable,
-        "line_recall": float(any_flag[lines].mean()) if lines.any() else float("nan"),
+        "line_recall": line_recall(truth, detection),
         "noise_removed": (before - ours) / (before - best) if before > best else 1.0,
         "six_sigma_false": float(six_sigma[clean].mean()),
         "six_sigma_hot_recall": float(six_sigma[hot].mean()) if hot.any() else 1.0,

@@ -10,6 +10,8 @@ rule outliers:
         record="results/ingest/{stack}.json",
         # The vendor gain, when configured: each pixel's own response in its expected sum.
         gain=gain_reference(),
+        # The CMOS read-out reference, when configured: line defects told from read-out rows at low dose.
+        readout=config["gamma"]["cmos_reference"] or [],
     output:
         mask="results/outliers/{stack}.mask.mrcz",
         defects="results/outliers/{stack}.defects.txt",
@@ -19,6 +21,7 @@ rule outliers:
         script=os.path.join(SCRIPTS, "outliers.py"),
         settings=step_settings("outliers", "outliers"),
         gain=option("--gain", "gain"),
+        readout=option("--readout", "readout"),
         gain_settings=step_settings("gain", "outliers"),
         koma_sum=output_option("--koma-sum", "koma_sum"),
         koma_settings=settings_option("--koma-settings", "koma", "outliers") if KOMA_SUM_BY_OUTLIERS else [],
@@ -35,5 +38,5 @@ rule outliers:
     shell:
         "python {params.script:q} {input.total:q} {output.mask:q} {output.defects:q} {output.stats:q}"
         " --record {input.record:q} --stack {wildcards.stack:q} --settings {params.settings:q}"
-        " {params.gain:q} --gain-settings {params.gain_settings:q} {params.koma_sum:q}"
+        " {params.gain:q} --gain-settings {params.gain_settings:q} {params.readout:q} {params.koma_sum:q}"
         " {params.koma_settings:q} > {log:q} 2>&1"

@@ -29,6 +29,11 @@ STEP = "outliers"  # the name of the rule, of this script and of its step functi
 @click.option("--settings", "settings_json", default=None, help="config section outliers, as JSON")
 @click.option("--gain", default=None, help="the vendor gain reference (each pixel's own response)")
 @click.option("--gain-settings", "gain_json", default=None, help="config section gain (orients it), as JSON")
+@click.option(
+    "--readout",
+    default=None,
+    help="a CMOS read-out reference (MRC, counts per frame): line defects told from read-out rows",
+)
 @click.option("--koma-sum", "koma_sum_out", default=None, help="also write the stack's KOMA sum record here")
 @click.option(
     "--koma-settings", "koma_json", default=None, help="config section koma, as JSON (with --koma-sum)"
@@ -43,6 +48,7 @@ def main(
     settings_json,
     gain,
     gain_json,
+    readout,
     koma_sum_out,
     koma_json,
 ) -> None:
@@ -62,6 +68,7 @@ def main(
             gain=GainSettings.for_step(STEP, gain_json) if gain_json else None,
             koma_sum_out=koma_sum_out,
             koma=KomaSettings.for_step(STEP, koma_json) if koma_json else None,
+            readout_path=readout,
         ),
     )
 
