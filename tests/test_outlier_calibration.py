@@ -181,8 +181,7 @@ def test_a_read_out_reference_is_taken_as_its_half_lines():
 
     rng = np.random.default_rng(3)
     rows, columns = rng.normal(0, 1, (96, 2)), rng.normal(0, 1, (2, 80))
-    pattern = expand_offsets(rows, columns)
-    assert np.allclose(expand_offsets(*readout_lines(pattern)), pattern, atol=1e-5)
+    pattern = expand_offsets(rows, columns)  # kept exactly at any shape: tests/test_outliers.py
     noisy = pattern + rng.normal(0, 1, pattern.shape).astype(np.float32)
     error = expand_offsets(*readout_lines(noisy)) - pattern
     assert error.std() < 0.25  # 1/sqrt(40) + 1/sqrt(48) in variance: ~0.21, against 1 per pixel

@@ -197,3 +197,14 @@ def test_obvious_outliers_are_the_expressions():
     reference = np.abs(total - expected) > 6 * np.sqrt(expected) + 1
     assert reference.any() and not reference.all()
     assert np.array_equal(_beyond(total, expected, 6), reference)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ny=st.integers(2, 41), nx=st.integers(2, 41), seed=st.integers(0, 2**16))
+def test_a_read_out_reference_made_of_half_lines_is_kept_exactly(ny, nx, seed):
+    """Any pattern of half-row and half-column offsets, odd sizes too, is what readout_lines gives back."""
+    from mrczflow.outliers.lines import expand_offsets, readout_lines
+
+    rng = np.random.default_rng(seed)
+    pattern = expand_offsets(rng.normal(0, 1, (ny, 2)), rng.normal(0, 1, (2, nx)))
+    assert np.allclose(expand_offsets(*readout_lines(pattern)), pattern, atol=1e-5)

@@ -155,11 +155,15 @@ def readout_lines(pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     per-pixel noise, a hot pixel of the dark) averages over hundreds of pixels
     instead of entering each pixel's expected count.
     """
-    image = np.asarray(pattern, np.float64)
+    image = np.asarray(pattern)
     ny, nx = image.shape
-    rows = np.stack([image[:, start:stop].mean(axis=1) for start, stop in halves(nx)], axis=1)
-    rest = image - expand_offsets(rows, np.zeros((2, nx)))
-    columns = np.stack([rest[start:stop].mean(axis=0) for start, stop in halves(ny)])
+    across, down = halves(nx), halves(ny)
+    rows = np.stack([image[:, a:b].mean(axis=1, dtype=np.float64) for a, b in across], axis=1)
+    # The column means of the pattern less the rows' image, without that image (no frame-sized copy).
+    columns = np.stack([image[a:b].mean(axis=0, dtype=np.float64) for a, b in down])
+    for k, (a, b) in enumerate(down):
+        for j, (c, d) in enumerate(across):
+            columns[k, c:d] -= rows[a:b, j].mean()
     return rows, columns
 
 
