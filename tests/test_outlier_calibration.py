@@ -45,6 +45,7 @@ def test_false_alarms_hold_the_stated_rate_at_every_dose(dose):
     assert dead >= 0.5 * detection.expected_false_dead / n
     assert detection.expected_false_hot / n <= RATE
     assert not detection.lines
+    assert detection.line_note is None  # no read-out pattern: nothing that could hide a line defect
 
 
 @pytest.mark.parametrize("dose", [0.1, 0.25])
@@ -169,6 +170,10 @@ def test_a_read_out_reference_tells_line_defects_from_read_out_rows_at_0_1_e_per
     found_without, elsewhere_without, pixels_without = run(None)
     found_with, elsewhere_with, pixels_with = run(readout)
     assert max(found_without) < 0.5, found_without
+    # Without the reference the stats say why: the read-out rows spread by ~35% of the dose.
+    plain, known = outliers.detect(total), outliers.detect(total, readout=readout)
+    assert 0.25 < plain.line_spread < 0.45 and "gamma.cmos_reference" in plain.summary()["line_note"]
+    assert known.line_spread < 0.1 and known.summary()["line_note"] is None
     assert min(found_with) >= 0.85 and elsewhere_with == 0, (found_with, elsewhere_with)
     assert elsewhere_without == 0
     assert pixels_with <= 20 and pixels_without <= 20  # ~5 expected from noise at 1e-5 per side

@@ -301,6 +301,22 @@ def test_a_gain_that_makes_the_sums_worse_is_on_the_look_at_list():
     assert "rotate 90, flip none confirmed on 30 of 30 stacks" in " ".join(right["Session"])
 
 
+def test_the_summary_says_where_read_out_lines_may_hide_line_defects():
+    """Issue 17: without a CMOS read-out reference, stacks whose read-out lines are as large as a line defect
+    say so (the outlier step's line_note), with the fix; stacks without such a note add no line."""
+    session = facts_session(30)
+    quiet = " ".join(summary_lines(session)["Session"])
+    assert "read-out lines" not in quiet
+    for name in session.stacks[:3]:
+        session.outliers[name] = {**session.outliers[name], "line_spread": 0.35, "line_note": "spread"}
+    text = " ".join(summary_lines(session)["Session"])
+    assert (
+        "Line defects on read-out lines: on 3 stack(s) the rows' and columns' read-out offsets spread by up to "
+        "35% of the dose, and a line defect no larger on them is not told from them; a CMOS read-out reference "
+        "(gamma.cmos_reference) tells them apart." in text
+    )
+
+
 def test_numbers_are_printed_with_sensible_precision():
     from mrczflow.report.facts import number
     from mrczflow.report.summary import reduction

@@ -49,6 +49,7 @@ from .lines import (
     find_lines,
     line_mask,
     line_offsets,
+    line_spread,
     merge_lines,
     readout_lines,
 )
@@ -76,6 +77,8 @@ class Detection:
     expected_false_dead: float = 0.0
     dead_detectable: float = 1.0
     lines: list[LineDefect] = dataclasses.field(default_factory=list)
+    line_spread: float = 0.0  # half lines' offsets, robust std relative to the level (lines.line_spread)
+    line_note: str | None = None  # why line defects as large as that may be missed, when they may be
 
     @property
     def mask(self) -> np.ndarray:
@@ -105,6 +108,8 @@ class Detection:
             "expected_false_hot": self.expected_false_hot,
             "expected_false_dead": self.expected_false_dead,
             "dead_detectable_fraction": self.dead_detectable,
+            "line_spread": self.line_spread,
+            "line_note": self.line_note,
             "dead_note": None
             if self.dead_detectable > 0
             else "no dead call: at this dose a zero sum is no evidence of a dead pixel",
@@ -289,6 +294,13 @@ def detect(
         flags, false_alarms = _pixel_test(total, expected, v, settings.false_alarm_rate)
     found += find_lines(total, expected, rows, columns, v, flags > 0, **line_options)
     lines = merge_lines(found)
+    spread = line_spread(rows, columns, level)
+    line_note = None
+    if readout is None and spread >= settings.line_min_excess:
+        line_note = (
+            f"half lines' offsets spread by {spread:.0%} of the level (a read-out pattern): a line defect no "
+            "larger, on them, is not told from an offset without a CMOS read-out reference (gamma.cmos_reference)"
+        )
     warm, cold = line_mask(total.shape, lines)
     flags[warm] |= HOT | LINE
     flags[cold & ~warm] |= DEAD | LINE
@@ -305,6 +317,8 @@ def detect(
         overdispersion=v,
         **false_alarms,
         lines=lines,
+        line_spread=spread,
+        line_note=line_note,
     )
 
 

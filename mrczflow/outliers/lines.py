@@ -167,6 +167,25 @@ def readout_lines(pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, columns
 
 
+def line_spread(rows: np.ndarray, columns: np.ndarray, level: np.ndarray) -> float:
+    """How far half lines' offsets spread, relative to their level: the largest over the four sets (rows of the
+    left and of the right half, columns of the top and of the bottom half) of the robust std of offset / mean level.
+
+    Without a read-out reference this is the read-out pattern's size (and the counting noise of a half line's
+    mean): a line defect no larger, on those lines, cannot be told from an offset.
+    """
+    m = np.asarray(level)
+    ny, nx = m.shape
+    spreads = []
+    for k, (start, stop) in enumerate(halves(nx)):
+        spreads.append(rows[:, k] / np.maximum(m[:, start:stop].mean(axis=1, dtype=np.float64), 1e-9))
+    for k, (start, stop) in enumerate(halves(ny)):
+        spreads.append(columns[k] / np.maximum(m[start:stop].mean(axis=0, dtype=np.float64), 1e-9))
+    return max(
+        (1.4826 * float(np.median(np.abs(r - np.median(r)))) for r in spreads if r.size >= 8), default=0.0
+    )
+
+
 def shrink_offsets(
     rows: np.ndarray, columns: np.ndarray, level: np.ndarray, overdispersion: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -76,6 +76,14 @@ def summary_lines(session: Session) -> dict[str, list[str]]:
             f"Hot pixels per stack: median {np.median(hot):.0f} (range {min(hot)}-{max(hot)}); "
             f"dead: median {np.median(dead):.0f}. They are filled in every corrected movie."
         )
+        noted = [r for r in session.outliers.values() if r.get("line_note")]
+        if noted:
+            widest = max(float(r.get("line_spread") or 0.0) for r in noted)
+            lines["Session"].append(
+                f"Line defects on read-out lines: on {len(noted)} stack(s) the rows' and columns' read-out "
+                f"offsets spread by up to {widest:.0%} of the dose, and a line defect no larger on them is not "
+                "told from them; a CMOS read-out reference (gamma.cmos_reference) tells them apart."
+            )
     lines["Session"].extend(gain_sentences)
     if session.gamma:
         best = session.gamma.get("orientation", {}).get("best", {})
