@@ -161,17 +161,16 @@ def test_a_read_out_reference_tells_line_defects_from_read_out_rows_at_0_1_e_per
     total, readout, rows = readout_session(seed)
     half = total.shape[1] // 2
 
-    def run(reference):
-        detection = outliers.detect(total, readout=reference)
+    def found(detection):
         line = (detection.flags & outliers.LINE) > 0
         pixels = ((detection.flags & (outliers.HOT | outliers.DEAD)) > 0) & ~line
         return [line[row, half:].mean() for row in rows], np.delete(line, rows, axis=0).sum(), pixels.sum()
 
-    found_without, elsewhere_without, pixels_without = run(None)
-    found_with, elsewhere_with, pixels_with = run(readout)
+    plain, known = outliers.detect(total), outliers.detect(total, readout=readout)
+    found_without, elsewhere_without, pixels_without = found(plain)
+    found_with, elsewhere_with, pixels_with = found(known)
     assert max(found_without) < 0.5, found_without
     # Without the reference the stats say why: the read-out rows spread by ~35% of the dose.
-    plain, known = outliers.detect(total), outliers.detect(total, readout=readout)
     assert 0.25 < plain.line_spread < 0.45 and "gamma.cmos_reference" in plain.summary()["line_note"]
     assert known.line_spread < 0.1 and known.summary()["line_note"] is None
     assert min(found_with) >= 0.85 and elsewhere_with == 0, (found_with, elsewhere_with)
