@@ -181,9 +181,7 @@ def line_spread(rows: np.ndarray, columns: np.ndarray, level: np.ndarray) -> flo
         spreads.append(rows[:, k] / np.maximum(m[:, start:stop].mean(axis=1, dtype=np.float64), 1e-9))
     for k, (start, stop) in enumerate(halves(ny)):
         spreads.append(columns[k] / np.maximum(m[start:stop].mean(axis=0, dtype=np.float64), 1e-9))
-    return max(
-        (1.4826 * float(np.median(np.abs(r - np.median(r)))) for r in spreads if r.size >= 8), default=0.0
-    )
+    return max((_mad_std(r) for r in spreads if r.size >= 8), default=0.0)
 
 
 def shrink_offsets(
@@ -226,16 +224,21 @@ def _shrunk(offsets: np.ndarray, noise: np.ndarray) -> np.ndarray:
     if offsets.size < 8:
         return offsets
     centre = float(np.median(offsets))
-    spread = (1.4826 * float(np.median(np.abs(offsets - centre)))) ** 2
+    spread = _mad_std(offsets) ** 2
     tau2 = max(0.0, spread - float(np.median(noise)))
     return centre + (offsets - centre) * (tau2 / np.maximum(tau2 + noise, 1e-30))
+
+
+def _mad_std(values: np.ndarray) -> float:
+    """The standard deviation a normal sample has for ``values``' median absolute deviation (1.4826 MAD)."""
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
 
 
 def _robust_scale(z: np.ndarray) -> float:
     """The spread of ``z`` over lines or windows, never below counting noise (1)."""
     if z.size < 8:
         return 1.0
-    return max(1.0, 1.4826 * float(np.median(np.abs(z - np.median(z)))))
+    return max(1.0, _mad_std(z))
 
 
 def _limit(tests: int, false_alarms: float) -> float:
