@@ -187,16 +187,17 @@ def test_at_the_end_of_a_session_where_its_gain_was_taken_koma_leaves_the_other_
     assert np.all(errors["now"][end] < errors["gamma"][end]), errors
 
 
-@pytest.mark.parametrize("vendor_gain_at", [0.5, 1.0])
+@pytest.mark.parametrize("vendor_gain_at", [0.0, 0.5, 1.0])
 def test_where_the_gamma_gain_is_nearly_right_koma_adds_little(tmp_path, vendor_gain_at):
     """Issue 18, a session whose stacks' ice is strong at the lowest frequencies (seed 6): where the gamma
     gain is right to about 0.1%, KOMA's window mean carried ice of several times that onto the stacks (up to
     6.5x the gamma gain's error, at 24 of 64 positions, before the low band was judged against the stacks'
-    own scatter, the filter mirrored at the frame's edges and read-out lines filtered apart). Now at most 4
-    positions of 32 are worse (1 and 2 measured; 4 and 2 before the lines), and none by 2.2x (1.01x and 1.8x)."""
+    own scatter, the filter mirrored at the frame's edges and read-out lines filtered apart). With the
+    untaken trend counted as error, at most 3 positions of 32 are worse, and none by 1.5x (measured, gain
+    at the start, middle, end: 1.19x, 1.02x, 1.35x; 1.25x, 1.02x, 1.78x before)."""
     errors = koma_errors(tmp_path, vendor_gain_at=vendor_gain_at, seed=6)
     ratio = errors["now"] / errors["gamma"]
-    assert np.count_nonzero(ratio > 1) <= 4 and ratio.max() < 2.2, ratio
+    assert np.count_nonzero(ratio > 1) <= 3 and ratio.max() < 1.5, ratio
 
 
 def test_a_thin_film_is_kept_out_by_its_straight_edge(tmp_path):

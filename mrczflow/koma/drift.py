@@ -24,10 +24,14 @@ of that grid:
   ``n - 2`` degrees of freedom (smoothed over neighbouring frequencies);
 - the pattern at the stack's own time is the line at position 0: the
   window's mean minus its mean position times the slope, where the slope
-  is taken only in the share by which it stands above its own noise
-  (extrapolating a noisy slope adds more error than it removes);
+  is taken only in the share by which it stands above its own noise (a
+  Wiener share: extrapolating a noisy slope adds more error than it
+  removes);
 - a Wiener filter with a margin keeps that estimate only where its power
-  stands above its noise (the mean's and the slope's share).
+  stands above its error: the mean's noise, the followed slope's noise,
+  and the bias of the slope not followed (at the session's ends the mean
+  holds drift the stack does not have; counted as noise only, it was kept
+  where the gamma gain was already right).
 
 The result replaces the filtered window pattern at those frequencies (up to
 a quarter of the block grid's sampling rate); above them the detector's
@@ -46,10 +50,10 @@ from scipy import ndimage
 
 from .screen import block_means
 
-#: The Wiener filter's margin: an estimate is kept where its power stands this many times above its noise.
+#: The Wiener filter's margin: an estimate is kept where its power stands this many times above its error.
 MARGIN = 3.0
-#: The slope's margin: the trend is followed where its power stands this many times above its noise.
-SLOPE_MARGIN = 2.0
+#: The slope's margin: the trend is followed in the share of its power above this many times its noise (1: Wiener).
+SLOPE_MARGIN = 1.0
 #: Frequencies up to the block grid's sampling rate over this are the low band (where block means are faithful).
 BAND = 4
 #: Neighbouring frequencies (of the block grid) over which powers are smoothed.
@@ -168,13 +172,15 @@ def low_band(views: Views, gain: np.ndarray | None = None) -> LowBand | None:
     offset = -float(times.mean()) if follow else 0.0
     if follow and offset:
         slope_noise = noise / spread
-        share = np.clip(
-            1.0 - SLOPE_MARGIN * slope_noise / np.maximum(_smoothed(np.abs(slope) ** 2), 1e-30), 0, 1
-        )
+        slope_power = _smoothed(np.abs(slope) ** 2)
+        share = np.clip(1.0 - SLOPE_MARGIN * slope_noise / np.maximum(slope_power, 1e-30), 0, 1)
+        # The trend not followed stays in the estimate as a bias, of the slope's power above its noise.
+        missed = (1.0 - share) ** 2 * np.maximum(slope_power - slope_noise, 0.0)
     else:
-        slope_noise, share = np.zeros_like(noise), np.zeros_like(noise)
+        slope_noise, share, missed = np.zeros_like(noise), np.zeros_like(noise), 0.0
     estimate = mean + offset * share * slope
-    variance = noise / n + (offset * share) ** 2 * slope_noise
+    # The estimate's error: the mean's noise, the followed slope's noise and the bias of the slope not followed.
+    variance = noise / n + offset**2 * (share**2 * slope_noise + missed)
     keep = np.clip(1.0 - MARGIN * variance / np.maximum(_smoothed(np.abs(estimate) ** 2), 1e-30), 0, 1)
     grid = (flats[0].shape[0], flats[0].shape[1])
     return LowBand(grid, keep.astype(np.float32), share.astype(np.float32), offset)
