@@ -21,14 +21,21 @@ dose rates). The gain applied before KOMA is the vendor gain (gamma = 1);
    low-frequency pattern drifts over the session, each pixel loses its own
    share to coincidence, and three carbon films of transmission 0.7, 0.85
    and 0.93 (thick to thin) cross the session; the vendor gain taken
-   mid-session, then at its start. Per stack position: the gain error against
-   the true flat field (full, and 64-px low-pass) of the vendor gain, the
-   gamma gain, KOMA before issue #18 and KOMA now (a = 6, 2 spares), and the
-   fixed-pattern DQE loss (koma.noise.fixed_pattern_loss) after the gamma
-   gain and after KOMA; where KOMA is worse than the gamma gain alone; and
-   the screen's decision on each film with its evidence.
+   mid-session, at its start, then at its end. Per stack position: the gain
+   error against the true flat field (full, and 64-px low-pass) of the vendor
+   gain, the gamma gain, KOMA before issue #18, KOMA now (a = 6, 2 spares)
+   and the oracle (KOMA's lowest frequencies weighed by the true powers:
+   koma_scores.oracle_low_band), and the fixed-pattern DQE loss
+   (koma.noise.fixed_pattern_loss) after the gamma gain and after KOMA; where
+   KOMA and the oracle are worse than the gamma gain alone; and the screen's
+   decision on each film with its evidence.
+6. The same detector on 256-px sessions of ``--seeds`` (particles, no
+   films), the vendor gain taken at the start, middle and end: where KOMA,
+   and the oracle, are worse than the gamma gain alone, and KOMA's mean
+   error over the oracle's.
 
     python benchmarks/bench_koma.py [--stacks 60] [--size 256] [--plot koma_fig12.png] [--drift-size 512]
+        [--seeds 5,6,7]
 """
 
 from __future__ import annotations
@@ -254,7 +261,7 @@ def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6, spare: int
     """Per position: gain error and fixed-pattern loss of vendor, gamma and KOMA gains; the film decisions."""
     films = {n_stacks // 4: 0.7, n_stacks // 2: 0.85, 3 * n_stacks // 4: 0.93}
     print(f"\n5. drifting gain (0.1), per-pixel coincidence (0.1), {n_stacks} stacks, a = {a}; films {films}")
-    for taken in (0.5, 0.0):
+    for taken in (0.5, 0.0, 1.0):
         work = folder / f"vendor_{taken}"
         simulate(
             work,
@@ -275,13 +282,14 @@ def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6, spare: int
         vendor = truth.vendor_gain
         verdicts = screened(sums, a, spare=spare)
         excluded = {i for i, verdict in verdicts.items() if verdict["excluded"]}
-        where = "mid-session" if taken == 0.5 else "at the session's start"
+        where = {0.5: "mid-session", 0.0: "at the session's start", 1.0: "at the session's end"}[taken]
         print(f"\n   vendor gain taken {where}")
         if taken == 0.5:
             films_screened(sums, verdicts, films, vendor)
         # KOMA after the gamma gain, as the workflow runs it with gamma on: each stack's own gain.
         gammas = [gain_to_gamma(vendor, truth.gamma(float(truth.dose_rate[i]))) for i in range(n_stacks)]
-        before, flat_low, after = {}, {}, {}
+        before, flat_low, after, oracle = {}, {}, {}, {}
+        flats = [true_flat(truth, i, float(sums[i].mean()) / len(filtered[i])) for i in range(n_stacks)]
         for i in range(n_stacks):
             options = {"excluded": excluded, "scored": [i]}
             before.update(koma_corrections(filtered, sums, a, gammas[i], spread=False, **options))
@@ -289,23 +297,29 @@ def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6, spare: int
                 koma_corrections(filtered, sums, a, gammas[i], spare=spare, drift=False, **options)
             )
             after.update(koma_corrections(filtered, sums, a, gammas[i], spare=spare, **options))
+            oracle.update(
+                koma_corrections(
+                    filtered, sums, a, gammas[i], spare=spare, oracle=flats.__getitem__, **options
+                )
+            )
         print(
             "   gain error against the true flat field, full / 64-px low-pass; fixed-pattern DQE loss (FP);"
             " KOMA after the gamma gain; KOMA before: shot-noise-only denoising, no top-up; no low band:"
-            " KOMA without its lowest frequencies judged against the stacks' scatter (mrczflow.koma.drift)"
+            " KOMA without its lowest frequencies judged against the stacks' scatter (mrczflow.koma.drift);"
+            " oracle: KOMA with those frequencies weighed by the true powers (koma_scores.oracle_low_band),"
+            " the best any weighing of the window's data does on average"
         )
         print(
             f"   {'stack':>5} {'vendor':>15} {'gamma':>15} {'KOMA before':>15} {'no low band':>15} {'KOMA':>15}"
-            f" {'FP gamma':>9} {'FP KOMA':>9}"
+            f" {'oracle':>15} {'FP gamma':>9} {'FP KOMA':>9}"
         )
-        worse: dict[str, list[int]] = {"before": [], "no low band": [], "after": []}
+        worse: dict[str, list[int]] = {"before": [], "no low band": [], "after": [], "oracle": []}
         losses, low_pass = [], []
         for i in range(n_stacks):
-            level = float(sums[i].mean()) / len(filtered[i])
-            true = true_flat(truth, i, level)
+            true = flats[i]
             gamma = gammas[i]
             errors = [gain_error(g, true) for g in (vendor, gamma)]
-            errors += [gain_error(fix[i].gain_reference(), true) for fix in (before, flat_low, after)]
+            errors += [gain_error(fix[i].gain_reference(), true) for fix in (before, flat_low, after, oracle)]
             halves = HalfSums()
             for frame in filtered[i]:
                 halves.add(frame)
@@ -313,7 +327,7 @@ def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6, spare: int
             fp_koma = halves.loss(after[i].apply_sum)
             losses.append((fp_gamma, fp_koma))
             low_pass.append([low for _, low in errors])
-            for key, error in (("before", errors[2]), ("no low band", errors[3]), ("after", errors[4])):
+            for key, error in zip(worse, errors[2:], strict=True):
                 if error[1] > errors[1][1]:
                     worse[key].append(i)
             mark = " (kept out)" if i in excluded else ""
@@ -326,6 +340,7 @@ def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6, spare: int
             ("before", "KOMA before"),
             ("no low band", "KOMA, no low band"),
             ("after", "KOMA"),
+            ("oracle", "oracle"),
         ):
             print(f"   {label}: 64-px error above the gamma gain's alone at stacks {worse[key] or 'none'}")
         means = np.mean(low_pass, axis=0)
@@ -334,7 +349,7 @@ def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6, spare: int
             + ", ".join(
                 f"{label} {value:.4f}"
                 for label, value in zip(
-                    ("vendor", "gamma", "KOMA before", "no low band", "KOMA"), means, strict=True
+                    ("vendor", "gamma", "KOMA before", "no low band", "KOMA", "oracle"), means, strict=True
                 )
             )
         )
@@ -342,6 +357,64 @@ def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6, spare: int
         print(
             f"   fixed-pattern DQE loss, median: {gain_only:.1%} after the gamma gain, {koma_loss:.1%} after KOMA"
         )
+
+
+def positions(folder: Path, size: int, seeds: tuple[int, ...], n_stacks: int = 32, a: int = 6) -> None:
+    """Over several drifting sessions: the positions where KOMA, and the oracle, are worse than the gamma gain."""
+    print(
+        f"\n6. drifting sessions of {n_stacks} stacks of {size}^2 (particles, no films), seeds {seeds}, vendor gain"
+        " taken at the start, middle or end: 64-px error over the gamma gain's alone where above 1"
+    )
+    print(
+        f"   {'session':>12} {'KOMA worse at (ratio)':>40} {'oracle worse at (ratio)':>40} {'KOMA/oracle':>11}"
+    )
+    counts, worst, means = {"KOMA": 0, "oracle": 0}, {"KOMA": 1.0, "oracle": 1.0}, []
+    for seed in seeds:
+        for taken in (0.0, 0.5, 1.0):
+            work = folder / f"seed{seed}_{taken}"
+            simulate(
+                work,
+                SessionConfig(n_stacks=n_stacks, n_frames=40, dose_rate=RATES["particles"], seed=seed),
+                DetectorConfig(
+                    shape=(size, size), gain_drift=0.1, coincidence_spread=0.1, vendor_gain_at=taken
+                ),
+                references=False,
+            )
+            truth = Truth(work / "truth" / "session.npz")
+            _, filtered = load_session(work, n_stacks)
+            sums = stack_sums(filtered)
+            flats = [true_flat(truth, i, float(sums[i].mean()) / len(filtered[i])) for i in range(n_stacks)]
+            ratios: dict[str, list[float]] = {"KOMA": [], "oracle": []}
+            errors = []
+            for i in range(n_stacks):
+                gamma = gain_to_gamma(truth.vendor_gain, truth.gamma(float(truth.dose_rate[i])))
+                options = {"scored": [i], "spare": 2}
+                koma_fix = koma_corrections(filtered, sums, a, gamma, **options)[i]
+                oracle_fix = koma_corrections(filtered, sums, a, gamma, oracle=flats.__getitem__, **options)[
+                    i
+                ]
+                reference = gain_error(gamma, flats[i])[1]
+                pair = [gain_error(fix.gain_reference(), flats[i])[1] for fix in (koma_fix, oracle_fix)]
+                errors.append(pair)
+                for key, error in zip(ratios, pair, strict=True):
+                    ratios[key].append(error / reference)
+            cells = []
+            for key, values in ratios.items():
+                above = [(i, r) for i, r in enumerate(values) if r > 1]
+                counts[key] += len(above)
+                worst[key] = max(worst[key], *values)
+                cells.append(", ".join(f"{i} ({r:.2f})" for i, r in above) or "none")
+            mean_koma, mean_oracle = np.mean(errors, axis=0)
+            means.append(mean_koma / mean_oracle)
+            print(
+                f"   {f'{seed} at {taken}':>12} {cells[0]:>40} {cells[1]:>40} {mean_koma / mean_oracle:11.2f}"
+            )
+    total = len(seeds) * 3 * n_stacks
+    print(
+        f"   positions worse than the gamma gain, of {total}: KOMA {counts['KOMA']} (worst {worst['KOMA']:.2f}x),"
+        f" oracle {counts['oracle']} (worst {worst['oracle']:.2f}x); KOMA's mean error over the oracle's"
+        f" {min(means):.2f}-{max(means):.2f}"
+    )
 
 
 def films_screened(sums, verdicts: dict, films: dict, vendor: np.ndarray) -> None:
@@ -377,7 +450,10 @@ def films_screened(sums, verdicts: dict, films: dict, vendor: np.ndarray) -> Non
 @click.option("--size", default=256, show_default=True)
 @click.option("--plot", default="koma_fig12.png", show_default=True, type=click.Path(path_type=Path))
 @click.option("--drift-size", default=512, show_default=True, help="frame size of section 5's sessions")
-def main(stacks: int, size: int, plot: Path, drift_size: int) -> None:
+@click.option(
+    "--seeds", default="5,6,7", show_default=True, help="section 6's sessions (256 px), comma-separated"
+)
+def main(stacks: int, size: int, plot: Path, drift_size: int, seeds: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sessions, gain_path = {}, None
         for specimen in RATES:
@@ -393,6 +469,7 @@ def main(stacks: int, size: int, plot: Path, drift_size: int) -> None:
         choices(sessions)
         carbon(Path(tmp) / "carbon", stacks, size, lambda truth: truth.vendor_gain)
         drifting(Path(tmp) / "drifting", drift_size)
+        positions(Path(tmp) / "positions", 256, tuple(int(seed) for seed in seeds.split(",")))
 
 
 if __name__ == "__main__":

@@ -86,6 +86,27 @@ def test_a_trend_too_noisy_to_follow_is_not_kept_as_the_stack_s_pattern():
     assert np.mean(errors) < 0.15 * np.mean(drifts) and max(errors) < 0.25 * np.mean(drifts), (errors, drifts)
 
 
+def test_the_oracle_keeps_what_the_truth_holds_and_nothing_else():
+    """The oracle (benchmarks' bound) weighs the window's estimate by the true powers: a static 3% pattern it
+    keeps within 10%, as KOMA does; told the stack's truth is flat, it keeps nothing of the band."""
+    from mrczflow.simulate.koma_scores import oracle_low_band
+
+    rng = np.random.default_rng(4)
+    shape = (128, 128)
+    static = 0.03 * smooth(shape, 16, rng)
+    positions = [*range(-6, 0), *range(1, 7)]
+    total, spread, views = window(rng, shape, positions, lambda t: static, ice=0.005)
+    truth = [1 + static] * len(positions)
+    told_right = oracle_low_band(views, None, 1 + static, truth)
+    pattern = koma.correction(total, 12, 480, spread=spread, low=told_right).pattern
+    assert low_pass(pattern - static).std() < 0.1 * low_pass(static).std()
+    told_flat = oracle_low_band(views, None, np.ones(shape), truth)
+    band = told_flat.keep[np.r_[: 16 // BAND + 1, -(16 // BAND) :], : 16 // BAND + 1]
+    assert np.all(band == 0), band
+    pattern = koma.correction(total, 12, 480, spread=spread, low=told_flat).pattern
+    assert low_pass(pattern).std() < 0.2 * low_pass(static).std()
+
+
 def test_a_window_of_three_stacks_keeps_the_filter_it_had():
     """Fewer than 4 stacks say too little about their scatter: no low band, the correction as before."""
     rng = np.random.default_rng(6)

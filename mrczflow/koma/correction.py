@@ -397,13 +397,17 @@ def correction(
     smoothing: int = 7,
     spread: Spread | None = None,
     views: Views | None = None,
+    low: LowBand | None = None,
 ) -> Correction:
     """The correction of one stack from its window's sum ``total`` of ``n_stacks`` stacks and ``n_frames`` frames.
 
     ``gain`` is the stack's own gain (gamma-corrected or vendor), applied to
     the window sum too: exact when the window shares the stack's gain, since
     the mean is linear. ``spread``: how the window's stacks differ (module
-    doc); without it only their shot noise is taken out.
+    doc); without it only their shot noise is taken out. ``views``: the
+    window's stacks on a block grid, whose low band (:func:`.drift.low_band`)
+    then replaces the filter's lowest frequencies; ``low``: such a band
+    already weighed (as the benchmarks' oracle weighs it), used without views.
     """
     if form not in FORMS:
         raise ValueError(f"KOMA form must be one of {FORMS}, got {form!r}")
@@ -441,6 +445,7 @@ def correction(
                     measured *= scale
                 if trend is not None:
                     trend = (trend[0] * scale, trend[1])
-        low = None if views is None else low_band(views, gain)
+        if views is not None:
+            low = low_band(views, gain)
         pattern, kept = wiener(pattern, noise, smoothing, measured_noise=measured, trend=trend, low=low)
     return Correction(pattern, gain, float(level / n_frames), form, kept)

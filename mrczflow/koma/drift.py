@@ -133,8 +133,29 @@ class Views:
     positions: list[float] | None = None
 
 
-def low_band(views: Views, gain: np.ndarray | None = None) -> LowBand | None:
-    """The low band of a window from its stacks' block means, the gain ``gain`` (full frame, or None) applied.
+@dataclasses.dataclass
+class Fit:
+    """The straight line a window's stacks make at each frequency of the block grid (:func:`fit`).
+
+    ``mean`` and ``slope`` (per stack) are rfft2 spectra of the relative
+    block image; ``noise`` is one stack's scatter about the line (smoothed
+    power); ``spread`` the sum of the squared centred positions; ``offset``
+    the stack's position minus the window's mean position (0 when the trend
+    is not followed: positions unknown or all alike).
+    """
+
+    grid: tuple[int, int]
+    n: int
+    mean: np.ndarray
+    slope: np.ndarray
+    noise: np.ndarray
+    spread: float
+    offset: float
+
+
+def fit(views: Views, gain: np.ndarray | None = None) -> Fit | None:
+    """The window's straight line per frequency, from its stacks' block means, the gain ``gain`` (full frame,
+    or None) applied.
 
     Without positions the window's mean is taken as the stack's own time and
     the scatter is taken about it. Returns None for windows of fewer than 4
@@ -170,8 +191,21 @@ def low_band(views: Views, gain: np.ndarray | None = None) -> LowBand | None:
     residual = power - n * np.abs(mean) ** 2 - (spread * np.abs(slope) ** 2 if follow else 0.0)
     noise = _smoothed(np.maximum(residual, 0.0)) / (n - 2 if follow else n - 1)
     offset = -float(times.mean()) if follow else 0.0
-    if follow and offset:
-        slope_noise = noise / spread
+    grid = (flats[0].shape[0], flats[0].shape[1])
+    return Fit(grid, n, mean, slope, noise, spread, offset)
+
+
+def low_band(views: Views, gain: np.ndarray | None = None) -> LowBand | None:
+    """The low band of a window (module doc) from its stacks' block means, the gain ``gain`` applied.
+
+    Returns None where :func:`fit` does (fewer than 4 stacks with counts).
+    """
+    line = fit(views, gain)
+    if line is None:
+        return None
+    mean, slope, noise, n, offset = line.mean, line.slope, line.noise, line.n, line.offset
+    if offset:
+        slope_noise = noise / line.spread
         slope_power = _smoothed(np.abs(slope) ** 2)
         share = np.clip(1.0 - SLOPE_MARGIN * slope_noise / np.maximum(slope_power, 1e-30), 0, 1)
         # The trend not followed stays in the estimate as a bias, of the slope's power above its noise.
@@ -182,5 +216,4 @@ def low_band(views: Views, gain: np.ndarray | None = None) -> LowBand | None:
     # The estimate's error: the mean's noise, the followed slope's noise and the bias of the slope not followed.
     variance = noise / n + offset**2 * (share**2 * slope_noise + missed)
     keep = np.clip(1.0 - MARGIN * variance / np.maximum(_smoothed(np.abs(estimate) ** 2), 1e-30), 0, 1)
-    grid = (flats[0].shape[0], flats[0].shape[1])
-    return LowBand(grid, keep.astype(np.float32), share.astype(np.float32), offset)
+    return LowBand(line.grid, keep.astype(np.float32), share.astype(np.float32), offset)

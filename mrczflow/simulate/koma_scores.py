@@ -9,7 +9,7 @@ Holds the whole session, which only a benchmark may do.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from scipy import ndimage
 
 from .. import koma, mrcz, outliers
 from ..koma.correction import Correction, Spread
-from ..koma.drift import Views
+from ..koma.drift import LowBand, Views, fit
 from ..koma.noise import correlated_noise
 from ..koma.screen import block_means, edge_block
 from ..koma.windows import nearest, window_half
@@ -45,6 +45,7 @@ def koma_corrections(
     spare: int = 0,
     spread: bool = True,
     drift: bool = True,
+    oracle: Callable[[int], np.ndarray] | None = None,
 ) -> dict[int, Correction]:
     """The KOMA correction of each stack in ``scored`` (default: all) at ``radius``, as rule koma makes it.
 
@@ -53,7 +54,9 @@ def koma_corrections(
     :class:`mrczflow.koma.steps.WindowSum`). ``spread=False``: only the
     window's shot noise is taken out (KOMA before issue #18), for comparison;
     ``drift=False``: the lowest frequencies are not judged against the stacks'
-    scatter (:mod:`mrczflow.koma.drift`), for comparison too.
+    scatter (:mod:`mrczflow.koma.drift`), for comparison too. ``oracle``: the
+    true flat field of stack ``i`` (:func:`true_flat`); the lowest frequencies
+    are then weighed by the truth (:func:`oracle_low_band`).
     """
     n = len(stacks)
     fixes = {}
@@ -73,6 +76,9 @@ def koma_corrections(
             if spread and drift
             else None
         )
+        low = None
+        if views is not None and oracle is not None:
+            low, views = oracle_low_band(views, gain, oracle(i), [oracle(k) for k in used]), None
         fixes[i] = koma.correction(
             total,
             len(used),
@@ -82,8 +88,48 @@ def koma_corrections(
             denoise=denoise,
             spread=window_spread,
             views=views,
+            low=low,
         )
     return fixes
+
+
+def oracle_low_band(
+    views: Views, gain: np.ndarray | None, own: np.ndarray, window: Sequence[np.ndarray]
+) -> LowBand | None:
+    """The low band weighed as well as the window's data allow: KOMA's weighing with the true powers.
+
+    :func:`mrczflow.koma.drift.low_band` follows the window's trend by the
+    share its power stands above its noise and keeps the estimate at the
+    stack's time by the share its power stands above its error, each power
+    guessed from the same noisy estimates. This oracle is handed the true
+    powers instead: the pattern's at the stack's own time (``own``, the true
+    flat field, what a perfect normalisation divides by) and its trend's over
+    the window (``window``, the true flat fields of the views' stacks), both
+    after ``gain``; the noise is the window's scatter, as KOMA measures it.
+    Its weights are then the Wiener ones, the best per frequency on average.
+    None where the fit is (under 4 stacks).
+    """
+    line = fit(views, gain)
+    if line is None:
+        return None
+
+    def spectrum(flat: np.ndarray) -> np.ndarray:
+        true = np.asarray(flat, np.float64) if gain is None else np.asarray(flat, np.float64) * gain
+        blocks = block_means(true.astype(np.float32), views.block)
+        return np.fft.rfft2(blocks / blocks.mean() - 1.0)
+
+    power = np.abs(spectrum(own)) ** 2
+    share = np.zeros(power.shape)
+    error = line.noise / line.n
+    if line.offset:
+        positions = np.asarray(views.positions, np.float64)
+        centred = positions - positions.mean()
+        slope = sum(t * spectrum(flat) for t, flat in zip(centred, window, strict=True)) / line.spread
+        slope_power, slope_noise = np.abs(slope) ** 2, line.noise / line.spread
+        share = slope_power / np.maximum(slope_power + slope_noise, 1e-30)
+        error = error + line.offset**2 * (share**2 * slope_noise + (1 - share) ** 2 * slope_power)
+    keep = power / np.maximum(power + error, 1e-30)
+    return LowBand(line.grid, keep.astype(np.float32), share.astype(np.float32), line.offset)
 
 
 def screened(
