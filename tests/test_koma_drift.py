@@ -87,7 +87,7 @@ def test_a_trend_too_noisy_to_follow_is_not_kept_as_the_stack_s_pattern():
 
 
 def test_the_oracle_keeps_what_the_truth_holds_and_nothing_else():
-    """The oracle (benchmarks' bound) weighs the window's estimate by the true powers: a static 3% pattern it
+    """The oracle (the benchmarks' reference) weighs the window's estimate by the true powers: a static 3% pattern it
     keeps within 10%, as KOMA does; told the stack's truth is flat, it keeps nothing of the band."""
     from mrczflow.simulate.koma_scores import oracle_low_band
 
