@@ -257,28 +257,43 @@ def timing(folder: Path, n_stacks: int, gain_path: Path, repeats: int = 3) -> No
     )
 
 
+def drifting_session(
+    work: Path, size: int, n_stacks: int, seed: int, taken: float, films: dict[int, float] | None = None
+) -> tuple[Truth, list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """A simulated session on the drifting detector (gain drift 0.1, per-pixel coincidence 0.1), the vendor gain
+    taken at ``taken`` of it: its truth, outlier-filtered stacks, their sums, each stack's gamma gain (KOMA runs
+    after it, as the workflow does with gamma on) and each stack's true flat field."""
+    films = films or {}
+    simulate(
+        work,
+        SessionConfig(
+            n_stacks=n_stacks,
+            n_frames=40,
+            dose_rate=RATES["particles"],
+            carbon_stacks=tuple(films),
+            carbon_transmission=tuple(films.values()),
+            seed=seed,
+        ),
+        DetectorConfig(shape=(size, size), gain_drift=0.1, coincidence_spread=0.1, vendor_gain_at=taken),
+        references=False,
+    )
+    truth = Truth(work / "truth" / "session.npz")
+    _, filtered = load_session(work, n_stacks)
+    sums = stack_sums(filtered)
+    gammas = [
+        gain_to_gamma(truth.vendor_gain, truth.gamma(float(truth.dose_rate[i]))) for i in range(n_stacks)
+    ]
+    flats = [true_flat(truth, i, float(sums[i].mean()) / len(filtered[i])) for i in range(n_stacks)]
+    return truth, filtered, sums, gammas, flats
+
+
 def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6, spare: int = 2) -> None:
     """Per position: gain error and fixed-pattern loss of vendor, gamma and KOMA gains; the film decisions."""
     films = {n_stacks // 4: 0.7, n_stacks // 2: 0.85, 3 * n_stacks // 4: 0.93}
     print(f"\n5. drifting gain (0.1), per-pixel coincidence (0.1), {n_stacks} stacks, a = {a}; films {films}")
     for taken in (0.5, 0.0, 1.0):
         work = folder / f"vendor_{taken}"
-        simulate(
-            work,
-            SessionConfig(
-                n_stacks=n_stacks,
-                n_frames=40,
-                dose_rate=RATES["particles"],
-                carbon_stacks=tuple(films),
-                carbon_transmission=tuple(films.values()),
-                seed=5,
-            ),
-            DetectorConfig(shape=(size, size), gain_drift=0.1, coincidence_spread=0.1, vendor_gain_at=taken),
-            references=False,
-        )
-        truth = Truth(work / "truth" / "session.npz")
-        _, filtered = load_session(work, n_stacks)
-        sums = stack_sums(filtered)
+        truth, filtered, sums, gammas, flats = drifting_session(work, size, n_stacks, 5, taken, films)
         vendor = truth.vendor_gain
         verdicts = screened(sums, a, spare=spare)
         excluded = {i for i, verdict in verdicts.items() if verdict["excluded"]}
@@ -286,10 +301,7 @@ def drifting(folder: Path, size: int, n_stacks: int = 32, a: int = 6, spare: int
         print(f"\n   vendor gain taken {where}")
         if taken == 0.5:
             films_screened(sums, verdicts, films, vendor)
-        # KOMA after the gamma gain, as the workflow runs it with gamma on: each stack's own gain.
-        gammas = [gain_to_gamma(vendor, truth.gamma(float(truth.dose_rate[i]))) for i in range(n_stacks)]
         before, flat_low, after, oracle = {}, {}, {}, {}
-        flats = [true_flat(truth, i, float(sums[i].mean()) / len(filtered[i])) for i in range(n_stacks)]
         for i in range(n_stacks):
             options = {"excluded": excluded, "scored": [i]}
             before.update(koma_corrections(filtered, sums, a, gammas[i], spread=False, **options))
@@ -372,22 +384,11 @@ def positions(folder: Path, size: int, seeds: tuple[int, ...], n_stacks: int = 3
     for seed in seeds:
         for taken in (0.0, 0.5, 1.0):
             work = folder / f"seed{seed}_{taken}"
-            simulate(
-                work,
-                SessionConfig(n_stacks=n_stacks, n_frames=40, dose_rate=RATES["particles"], seed=seed),
-                DetectorConfig(
-                    shape=(size, size), gain_drift=0.1, coincidence_spread=0.1, vendor_gain_at=taken
-                ),
-                references=False,
-            )
-            truth = Truth(work / "truth" / "session.npz")
-            _, filtered = load_session(work, n_stacks)
-            sums = stack_sums(filtered)
-            flats = [true_flat(truth, i, float(sums[i].mean()) / len(filtered[i])) for i in range(n_stacks)]
+            _, filtered, sums, gammas, flats = drifting_session(work, size, n_stacks, seed, taken)
             ratios: dict[str, list[float]] = {"KOMA": [], "oracle": []}
             errors = []
             for i in range(n_stacks):
-                gamma = gain_to_gamma(truth.vendor_gain, truth.gamma(float(truth.dose_rate[i])))
+                gamma = gammas[i]
                 options = {"scored": [i], "spare": 2}
                 koma_fix = koma_corrections(filtered, sums, a, gamma, **options)[i]
                 oracle_fix = koma_corrections(filtered, sums, a, gamma, oracle=flats.__getitem__, **options)[
