@@ -55,6 +55,8 @@ from .lines import (
 )
 from .settings import OutlierSettings
 
+#: No expected level falls below this share of the sum's mean (a dark region must not blow up when divided by).
+LEVEL_FLOOR = 0.05
 # Neighbours within 2 px: a flagged pixel with a flagged neighbour is "clustered" and filled differently.
 OFFSETS = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if (dy, dx) != (0, 0)]
 HOT, DEAD, CLUSTERED, LINE = 1, 2, 4, 8
@@ -133,7 +135,7 @@ def _background(total: np.ndarray, block: int) -> np.ndarray:
 
     Means, not medians: a sparse (low-dose or EER) sum has block medians of 0.
     The 3x3 median across blocks keeps a block holding a hot cluster from
-    lifting its level; the floor at 5% of the global mean keeps a dark region
+    lifting its level; the floor (:data:`LEVEL_FLOOR` of the global mean) keeps a dark region
     (carbon, a shadow) from blowing up when divided by.
     """
     ny, nx = total.shape
@@ -146,7 +148,7 @@ def _background(total: np.ndarray, block: int) -> np.ndarray:
     )
     blocks = ndimage.median_filter(blocks, 3, mode="nearest")
     level = _bilinear(blocks, (ny, nx))
-    return np.maximum(level, np.float32(0.05 * overall))
+    return np.maximum(level, np.float32(LEVEL_FLOOR * overall))
 
 
 def _linear_axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
@@ -250,7 +252,7 @@ def detect(
         level = _background(np.subtract(total, pattern, dtype=np.float32), settings.background_block)
         level += pattern
         del pattern
-        np.maximum(level, np.float32(0.05 * float(total.mean())), out=level)
+        np.maximum(level, np.float32(LEVEL_FLOOR * float(total.mean())), out=level)
     # In float32, in place (the level is floored above 0): a third of the time of float64 copies; a
     # handful of a K2 sum's 14 million pixels fall in the next bin.
     flat = np.multiply(total, np.float32(level.mean()), dtype=np.float32)
@@ -326,7 +328,7 @@ def _expected(level, rows, columns, response) -> np.ndarray:
     """Each pixel's expected clean sum: background, line offsets, and its own response when known."""
     expected = expand_offsets(rows, columns)  # a new image: the rest is done in it
     expected += level
-    np.maximum(expected, np.float32(0.05 * float(level.mean())), out=expected)
+    np.maximum(expected, np.float32(LEVEL_FLOOR * float(level.mean())), out=expected)
     if response is not None:
         expected *= response.astype(np.float32)
     return expected
